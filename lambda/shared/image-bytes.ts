@@ -1,0 +1,62 @@
+import { imageSize } from 'image-size';
+import { LIMITS } from './limits.js';
+
+/** The two formats the vendor accepts. */
+export type ImageFormat = 'jpeg' | 'png';
+
+const JPEG_SIGNATURE = Buffer.from([0xff, 0xd8, 0xff]);
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** Strict RFC 4648 base64 (standard alphabet, padded); Node's decoder silently skips junk, so check first. */
+const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Sniffs JPEG/PNG from the first bytes, whatever a Content-Type or file name claims. */
+export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length >= JPEG_SIGNATURE.length && buf.subarray(0, 3).equals(JPEG_SIGNATURE)) return 'jpeg';
+  if (buf.length >= PNG_SIGNATURE.length && buf.subarray(0, 8).equals(PNG_SIGNATURE)) return 'png';
+  return undefined;
+}
+
+/** Why a base64 image string was refused; `undefined` when it is acceptable. */
+export function base64ImageProblem(value: string): string | undefined {
+  if (value.length === 0) return 'must not be empty';
+  if (value.startsWith('data:')) return 'must be plain base64, without a "data:...;base64," prefix';
+  if (!STRICT_BASE64.test(value)) {
+    return 'must be strict base64 (alphabet A-Z a-z 0-9 + /, padded with =, no whitespace)';
+  }
+  // 12 base64 characters decode to 9 bytes: enough for both signatures.
+  if (!sniffImageFormat(Buffer.from(value.slice(0, 12), 'base64'))) return 'must be a JPEG or PNG image';
+  return undefined;
+}
+
+/** Image dimensions read from the header only (no pixel decoding). */
+export interface ImageDimensions {
+  readonly width: number;
+  readonly height: number;
+  readonly format: ImageFormat;
+}
+
+/**
+ * Reads width/height from a JPEG/PNG header and refuses decompression bombs:
+ * more than 8,192 px a side or 40 megapixels. Returns a reason string when refused.
+ */
+export function checkImageDimensions(bytes: Buffer): { ok: true; dimensions: ImageDimensions } | { ok: false; reason: string } {
+  const format = sniffImageFormat(bytes);
+  if (!format) return { ok: false, reason: 'must be a JPEG or PNG image' };
+  let size: { width?: number; height?: number };
+  try {
+    size = imageSize(bytes);
+  } catch {
+    return { ok: false, reason: `is not a readable ${format.toUpperCase()} image (no valid header with dimensions)` };
+  }
+  const { width, height } = size;
+  if (!width || !height) return { ok: false, reason: `is not a readable ${format.toUpperCase()} image (no dimensions in header)` };
+  if (width > LIMITS.maxImageSidePx || height > LIMITS.maxImageSidePx) {
+    return { ok: false, reason: `is ${width}x${height} px; at most ${LIMITS.maxImageSidePx} px a side is accepted` };
+  }
+  if (width * height > LIMITS.maxImagePixels) {
+    return { ok: false, reason: `is ${width}x${height} px (${((width * height) / 1e6).toFixed(1)} MP); at most 40 megapixels are accepted` };
+  }
+  return { ok: true, dimensions: { width, height, format } };
+}
