@@ -1,0 +1,21 @@
+/** Lambda entry: POST detect-faces and get-face-embeddings -> backend (vendor container behind the internal ALB). */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { createBackendClient } from './shared/backend-client.js';
+import { envInt, envString, requireEnv } from './shared/env.js';
+import { createFaceProxyHandler } from './shared/face-proxy.js';
+import { createImageFetcher, imageFetchConfigFromEnv } from './shared/image-fetch/index.js';
+import { lambdaImageFetcher } from './shared/image-source.js';
+import { LIMITS } from './shared/limits.js';
+
+const logger = new Logger({ serviceName: 'face-proxy' });
+const fetchFunction = envString(process.env, 'FETCH_IMAGE_FUNCTION_NAME');
+
+export const handler = createFaceProxyHandler({
+  backend: createBackendClient({
+    baseUrl: requireEnv(process.env, 'BACKEND_URL'),
+    timeoutMs: envInt(process.env, 'BACKEND_TIMEOUT_MS', LIMITS.defaultBackendTimeoutMs, { min: 100, max: LIMITS.apiGatewayIntegrationTimeoutMs - 500 }),
+  }),
+  // In AWS the download runs in the fetch-image function, outside the VPC; without one, in-process.
+  imageFetcher: fetchFunction ? lambdaImageFetcher(fetchFunction) : createImageFetcher(imageFetchConfigFromEnv(process.env)),
+  logger,
+});

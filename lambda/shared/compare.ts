@@ -1,0 +1,71 @@
+/**
+ * compare-face-embeddings: validate, then score in-process from a score table
+ * (`table` mode) or forward to the backend (`forward` mode, the default for a
+ * vendor backend without a verified table).
+ */
+import type { BackendClient } from './backend-client.js';
+import {
+  CompareFaceEmbeddingsRequestSchema,
+  CompareFaceEmbeddingsResponseSchema,
+  PATHS,
+  parseRequest,
+  type CompareFaceEmbeddingsRequest,
+} from './contract.js';
+import { answer, jsonResult, readJsonBody, type ApiEvent, type ApiResult, type HandlerLogger } from './http.js';
+import { LIMITS } from './limits.js';
+import { ApiError } from './problem.js';
+import { scoreEmbeddings, type ScoreTable } from './score-table.js';
+
+export type CompareMode = 'table' | 'forward';
+
+export type CompareDeps =
+  | { readonly mode: 'table'; readonly table: ScoreTable; readonly logger: HandlerLogger }
+  | { readonly mode: 'forward'; readonly backend: BackendClient; readonly logger: HandlerLogger };
+
+function isFiniteNumberArray(value: unknown): value is number[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > LIMITS.maxEmbeddingLength) return false;
+  for (let i = 0; i < value.length; i++) {
+    const x = value[i];
+    if (typeof x !== 'number' || !Number.isFinite(x)) return false;
+  }
+  return true;
+}
+
+/**
+ * Validates a compare body. The common valid case is checked with one tight loop;
+ * anything else goes through the zod schema, which stays the single source of the
+ * rules and of every error message (a property test keeps the two in agreement).
+ */
+export function parseCompareRequest(body: unknown): CompareFaceEmbeddingsRequest {
+  if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
+    const { embedding1, embedding2 } = body as Record<string, unknown>;
+    if (isFiniteNumberArray(embedding1) && isFiniteNumberArray(embedding2) && embedding1.length === embedding2.length) {
+      return { embedding1, embedding2 };
+    }
+  }
+  return parseRequest(CompareFaceEmbeddingsRequestSchema, body);
+}
+
+export function createCompareHandler(deps: CompareDeps): (event: ApiEvent) => Promise<ApiResult> {
+  return (event) =>
+    answer(event, deps.logger, async (requestId) => {
+      const request = parseCompareRequest(readJsonBody(event));
+      const embedding1 = request.embedding1!;
+      const embedding2 = request.embedding2!;
+      if (deps.mode === 'forward') {
+        const result = await deps.backend.postJson(
+          PATHS.compareFaceEmbeddings,
+          JSON.stringify({ embedding1, embedding2 }),
+          CompareFaceEmbeddingsResponseSchema,
+          requestId,
+        );
+        return jsonResult(200, result, requestId);
+      }
+      const { dimension } = deps.table;
+      if (dimension !== null && embedding1.length !== dimension) {
+        const reason = `must have ${dimension} numbers (the backend's embedding size), got ${embedding1.length}`;
+        throw new ApiError('validation-error', `embedding1: ${reason}`, { errors: [{ field: 'embedding1', reason }] });
+      }
+      return jsonResult(200, { similarity: scoreEmbeddings(deps.table, embedding1, embedding2) }, requestId);
+    });
+}

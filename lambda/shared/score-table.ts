@@ -1,0 +1,101 @@
+/**
+ * The score function as data: a sorted table of cosine boundaries, each the
+ * smallest cosine at which an integer similarity starts. The embedded engine
+ * ships its own table; a vendor table comes from calibration (a later step).
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+export const SCORE_TABLE_FORMAT = 'face-verification-score-table/v1';
+
+const Score = z.number().int().min(-1).max(100);
+
+export const ScoreTableSchema = z
+  .object({
+    format: z.literal(SCORE_TABLE_FORMAT),
+    /** Embedding length the backend produces; compares of other lengths are refused. `null`: any length. */
+    dimension: z.number().int().positive().nullable(),
+    backend: z.string(),
+    /** True only for a table verified against the backend it describes. */
+    calibrated: z.boolean(),
+    note: z.string().optional(),
+    /** Score for a cosine below the first boundary. */
+    belowAll: Score,
+    /** Score when either vector has zero length (cosine undefined). */
+    zeroVector: Score,
+    boundaries: z.array(z.object({ cosine: z.number().min(-1.000001).max(1.000001), score: Score })).min(1),
+  })
+  .passthrough()
+  .superRefine((table, ctx) => {
+    for (let i = 1; i < table.boundaries.length; i++) {
+      if (!(table.boundaries[i]!.cosine > table.boundaries[i - 1]!.cosine)) {
+        ctx.addIssue({ code: 'custom', path: ['boundaries', i, 'cosine'], message: 'boundaries must be sorted by strictly increasing cosine' });
+      }
+    }
+  });
+
+export type ScoreTable = z.infer<typeof ScoreTableSchema>;
+
+/** Loads and validates a table file; the message names the file and the first bad field. */
+export function loadScoreTable(path: string): ScoreTable {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new Error(`score table ${path}: cannot read JSON (${(error as Error).message})`);
+  }
+  const result = ScoreTableSchema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new Error(`score table ${path}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  return result.data;
+}
+
+/**
+ * Cosine of two equal-length vectors, or NaN when either has zero norm.
+ * Each vector is scaled by its largest magnitude first, so finite inputs such as
+ * 1e200 cannot overflow to Infinity (cosine is scale-invariant).
+ */
+export function cosine(a: readonly number[], b: readonly number[]): number {
+  let maxA = 0;
+  let maxB = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = Math.abs(a[i]!);
+    const y = Math.abs(b[i]!);
+    if (x > maxA) maxA = x;
+    if (y > maxB) maxB = y;
+  }
+  if (maxA === 0 || maxB === 0) return Number.NaN;
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]! / maxA;
+    const y = b[i]! / maxB;
+    dot += x * y;
+    na += x * x;
+    nb += y * y;
+  }
+  // Clamp: rounding can push |cos| a hair past 1.
+  return Math.max(-1, Math.min(1, dot / Math.sqrt(na * nb)));
+}
+
+/** Integer similarity of a cosine: the score of the last boundary at or below it (binary search). */
+export function scoreForCosine(table: ScoreTable, cos: number): number {
+  if (Number.isNaN(cos)) return table.zeroVector;
+  const b = table.boundaries;
+  if (cos < b[0]!.cosine) return table.belowAll;
+  let lo = 0;
+  let hi = b.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (b[mid]!.cosine <= cos) lo = mid;
+    else hi = mid - 1;
+  }
+  return b[lo]!.score;
+}
+
+export function scoreEmbeddings(table: ScoreTable, a: readonly number[], b: readonly number[]): number {
+  return scoreForCosine(table, cosine(a, b));
+}

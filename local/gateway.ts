@@ -1,0 +1,280 @@
+/**
+ * The laptop gateway behind `npm start`: the same handler code as in AWS, behind
+ * a small adapter that imitates what the deployment relies on from API Gateway:
+ * 10 MB payload limit, the REQUEST authorizer (401 when the header is missing or
+ * refused), API-key validation against usage plans, a per-key throttle (429 with
+ * Retry-After), the 29 s integration timeout, and a request id on every answer.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { APIGatewayAuthorizerResult } from 'aws-lambda';
+import { createAuthorizer, keyId, UNAUTHORIZED } from '../lambda/shared/authorizer.js';
+import { createBackendClient, type BackendClient } from '../lambda/shared/backend-client.js';
+import { createCompareHandler } from '../lambda/shared/compare.js';
+import { PATHS } from '../lambda/shared/contract.js';
+import { createDocsHandler, defaultSwaggerUiDir } from '../lambda/shared/docs.js';
+import { createFaceProxyHandler } from '../lambda/shared/face-proxy.js';
+import type { ApiEvent, ApiResult, HandlerLogger } from '../lambda/shared/http.js';
+import { createImageFetcher, imageFetchConfigFromEnv } from '../lambda/shared/image-fetch/index.js';
+import { LIMITS } from '../lambda/shared/limits.js';
+import { ApiError, PROBLEM_CONTENT_TYPE } from '../lambda/shared/problem.js';
+import { loadScoreTable } from '../lambda/shared/score-table.js';
+import type { GatewayEnv } from './config.js';
+import { authorizerEvent, proxyEvent } from './events.js';
+import { TokenBuckets } from './rate-limit.js';
+
+/** The embedded engine's own score table (not the vendor's calibration; see local/engine/README.md). */
+export const EMBEDDED_SCORE_TABLE = fileURLToPath(new URL('./engine/score-table.json', import.meta.url));
+
+export interface RunningGateway {
+  readonly url: string;
+  readonly port: number;
+  /** The keys accepted (generated when API_KEYS is unset). */
+  readonly apiKeys: readonly string[];
+  readonly backendUrl: string;
+  readonly embeddedEngine: boolean;
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  /** Where the one-line-per-request JSON log goes. @default stdout */
+  readonly log?: (line: string) => void;
+}
+
+type Handler = (event: ApiEvent) => Promise<ApiResult>;
+interface Route {
+  readonly method: 'GET' | 'POST';
+  readonly auth: boolean;
+  readonly handler: Handler;
+}
+
+/** Starts the gateway (and the embedded engine unless BACKEND_URL is set). */
+export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}): Promise<RunningGateway> {
+  const writeLog = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const log = (level: string, msg: string, fields: Record<string, unknown> = {}) =>
+    writeLog(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
+  // Handlers' own info lines would break "one line per request"; their warnings and errors are kept.
+  const handlerLogger: HandlerLogger = {
+    info: () => undefined,
+    warn: (msg, ...extra) => log('warn', msg, Object.assign({}, ...extra)),
+    error: (msg, ...extra) => log('error', msg, Object.assign({}, ...extra)),
+  };
+
+  let engine: { url: string; close(): Promise<void> } | undefined;
+  if (!env.BACKEND_URL) {
+    const { startEngineServer } = await import('./engine/server.js');
+    engine = await startEngineServer({ host: '127.0.0.1', port: 0 });
+  }
+  const backendUrl = env.BACKEND_URL ?? engine!.url;
+  const backend: BackendClient = createBackendClient({ baseUrl: backendUrl, timeoutMs: env.BACKEND_TIMEOUT_MS });
+
+  const apiKeys = env.API_KEYS.length > 0 ? [...env.API_KEYS] : [`local-${randomBytes(16).toString('hex')}`];
+  const jwtUsageKey = env.JWT_USAGE_KEY ?? (env.JWT_ISSUER ? `jwt-${randomBytes(16).toString('hex')}` : undefined);
+  // API Gateway checks usageIdentifierKey against the keys of its usage plans; so do we.
+  const validKeys = new Set([...apiKeys, ...(jwtUsageKey ? [jwtUsageKey] : [])]);
+  const buckets = env.RATE_LIMIT_RPS ? new TokenBuckets(env.RATE_LIMIT_RPS, env.RATE_LIMIT_BURST ?? Math.max(1, Math.ceil(env.RATE_LIMIT_RPS))) : undefined;
+
+  const authorize = createAuthorizer({
+    jwt: env.JWT_ISSUER ? { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, jwksUri: env.JWT_JWKS_URI } : undefined,
+    jwtUsageKey: async () => jwtUsageKey,
+    logger: handlerLogger,
+  });
+  const compareMode = env.COMPARE_MODE ?? (env.BACKEND_URL ? 'forward' : 'table');
+  const compare =
+    compareMode === 'table'
+      ? createCompareHandler({ mode: 'table', table: loadScoreTable(env.SCORE_TABLE ?? EMBEDDED_SCORE_TABLE), logger: handlerLogger })
+      : createCompareHandler({ mode: 'forward', backend, logger: handlerLogger });
+  const proxy = createFaceProxyHandler({
+    backend,
+    imageFetcher: createImageFetcher(imageFetchConfigFromEnv(env as unknown as NodeJS.ProcessEnv)),
+    logger: handlerLogger,
+  });
+  const docs = createDocsHandler({ swaggerUiDir: defaultSwaggerUiDir(), logger: handlerLogger });
+
+  const routes = new Map<string, Route>([
+    [PATHS.detectFaces, { method: 'POST', auth: true, handler: proxy }],
+    [PATHS.getFaceEmbeddings, { method: 'POST', auth: true, handler: proxy }],
+    [PATHS.compareFaceEmbeddings, { method: 'POST', auth: true, handler: compare }],
+  ]);
+
+  function send(res: ServerResponse, result: ApiResult, requestId: string): void {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(result.headers ?? {})) headers[name.toLowerCase()] = String(value);
+    headers['x-request-id'] = requestId;
+    const body = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body ?? '', 'utf8');
+    headers['content-length'] = String(body.length);
+    res.writeHead(result.statusCode, headers);
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+  }
+
+  function problemOf(error: ApiError, requestId: string): ApiResult {
+    return {
+      statusCode: error.status,
+      headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...error.headers },
+      body: JSON.stringify(error.toProblem(requestId)),
+    };
+  }
+
+  /** Reads the body up to API Gateway's 10 MB; undefined when it is larger. */
+  function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > LIMITS.apiGatewayMaxBodyBytes) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let done = false;
+      req.on('data', (chunk: Buffer) => {
+        if (done) return;
+        size += chunk.length;
+        if (size > LIMITS.apiGatewayMaxBodyBytes) {
+          done = true;
+          resolve(undefined);
+          return;
+        }
+        chunks.push(chunk);
+      });
+      req.on('end', () => {
+        if (!done) resolve(Buffer.concat(chunks));
+      });
+      req.on('error', reject);
+    });
+  }
+
+  async function runAuthorizer(req: IncomingMessage, path: string, requestId: string): Promise<APIGatewayAuthorizerResult> {
+    // A REQUEST authorizer whose identity source is missing is not invoked: API Gateway answers 401.
+    if (!req.headers.authorization) throw new ApiError('unauthorized', 'Send "Authorization: ApiKey <key>" or "Authorization: Bearer <jwt>".');
+    let result: APIGatewayAuthorizerResult;
+    try {
+      result = await authorize(authorizerEvent(req.method!, path, req.headers, requestId));
+    } catch (error) {
+      if ((error as Error).message === UNAUTHORIZED) throw new ApiError('unauthorized', 'The API key or token is missing, malformed, unknown or expired.');
+      // API Gateway's AUTHORIZER_FAILURE; the deployment answers it with 503 too.
+      throw new ApiError('service-unavailable', 'Authentication is temporarily unavailable; retry later.', { headers: { 'retry-after': '5' } });
+    }
+    const allowed = result.policyDocument.Statement.some((statement) => statement.Effect === 'Allow');
+    if (!allowed) throw new ApiError('unauthorized', 'The API key or token is not allowed here.');
+    // INVALID_API_KEY is a 403 in API Gateway; the deployment customises it to 401, as the vendor answers.
+    if (!result.usageIdentifierKey || !validKeys.has(result.usageIdentifierKey)) {
+      throw new ApiError('unauthorized', 'The API key or token is missing, malformed, unknown or expired.');
+    }
+    return result;
+  }
+
+  async function withIntegrationTimeout(promise: Promise<ApiResult>): Promise<ApiResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ApiError('gateway-timeout', `The integration did not answer within ${env.INTEGRATION_TIMEOUT_MS} ms.`)), env.INTEGRATION_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([promise, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<{ status: number; keyId?: string }> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+
+    if (path === '/health') {
+      if (method !== 'GET' && method !== 'HEAD') throw new ApiError('method-not-allowed', 'Use GET /health.', { headers: { allow: 'GET, HEAD' } });
+      const up = await backend.probe(env.HEALTH_PATH, 2000);
+      if (!up) throw new ApiError('service-unavailable', 'The face verification backend is not answering.', { headers: { 'retry-after': '5' } });
+      send(res, { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'ok' }) }, requestId);
+      return { status: 200 };
+    }
+
+    if (path === '/swagger' || path.startsWith('/swagger/')) {
+      const body = await readBody(req);
+      const event = proxyEvent({ method, path, resource: '/swagger/{proxy+}', query: url.searchParams, headers: req.headers, body: body ?? Buffer.alloc(0), requestId, sourceIp: req.socket.remoteAddress ?? '' });
+      const result = await docs(event);
+      send(res, result, requestId);
+      return { status: result.statusCode };
+    }
+
+    const route = routes.get(path);
+    if (!route) throw new ApiError('not-found', `No route for ${method} ${path.length > 200 ? `${path.slice(0, 200)}...` : path}.`);
+    if (method !== route.method) throw new ApiError('method-not-allowed', `Use ${route.method} ${path}.`, { headers: { allow: route.method } });
+
+    const body = await readBody(req);
+    if (body === undefined) throw new ApiError('payload-too-large', `The request body must be at most ${LIMITS.apiGatewayMaxBodyBytes} bytes (API Gateway's limit).`);
+
+    const auth = await runAuthorizer(req, path, requestId);
+    const usageKey = auth.usageIdentifierKey!;
+    const id = keyId(usageKey);
+    if (buckets) {
+      const waitSeconds = buckets.take(usageKey);
+      if (waitSeconds > 0) {
+        throw Object.assign(new ApiError('too-many-requests', 'Rate limit exceeded for this API key; retry after the Retry-After header.', { headers: { 'retry-after': String(Math.max(1, Math.ceil(waitSeconds))) } }), { keyId: id });
+      }
+    }
+    const event = proxyEvent({
+      method, path, resource: path, query: url.searchParams, headers: req.headers, body, requestId,
+      sourceIp: req.socket.remoteAddress ?? '',
+      authorizer: { principalId: auth.principalId, ...auth.context },
+      apiKey: usageKey,
+    });
+    const result = await withIntegrationTimeout(route.handler(event));
+    send(res, result, requestId);
+    return { status: result.statusCode, keyId: id };
+  }
+
+  const server: Server = createServer((req, res) => {
+    const started = performance.now();
+    const requestId = randomUUID();
+    const finish = (status: number, id?: string) =>
+      log('info', 'request', {
+        requestId,
+        method: req.method,
+        path: new URL(req.url ?? '/', 'http://localhost').pathname.slice(0, 200),
+        status,
+        latencyMs: Math.round((performance.now() - started) * 100) / 100,
+        ...(id ? { keyId: id } : {}),
+      });
+    handle(req, res, requestId).then(
+      ({ status, keyId: id }) => finish(status, id),
+      (error: unknown) => {
+        const apiError = error instanceof ApiError ? error : new ApiError('internal-error', 'An unexpected error occurred; quote the request id when reporting it.');
+        if (!(error instanceof ApiError)) log('error', 'unexpected gateway error', { requestId, errorName: (error as Error)?.name });
+        if (!res.headersSent) {
+          // After a refused oversized body, stop reading the rest of it.
+          if (apiError.status === 413) res.setHeader('connection', 'close');
+          send(res, problemOf(apiError, requestId), requestId);
+        } else res.destroy();
+        finish(apiError.status, (error as { keyId?: string }).keyId);
+      },
+    );
+  });
+  // Slow clients cannot hold a connection forever (API Gateway cuts at 30 s too).
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  server.keepAliveTimeout = 5_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(env.PORT, env.HOST, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
+
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    apiKeys,
+    backendUrl,
+    embeddedEngine: engine !== undefined,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // In-flight requests get 5 s to finish, then their sockets are cut.
+        setTimeout(() => server.closeAllConnections(), 5_000).unref();
+      });
+      await backend.close();
+      await engine?.close();
+    },
+  };
+}

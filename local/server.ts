@@ -1,0 +1,51 @@
+/**
+ * `npm start`: serves the face verification API on http://127.0.0.1:8080 with the
+ * embedded engine (or a real vendor container with BACKEND_URL). See README.md.
+ */
+import { PATHS } from '../lambda/shared/contract.js';
+import { gatewayEnvFrom } from './config.js';
+import { startGateway } from './gateway.js';
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  let env;
+  try {
+    env = gatewayEnvFrom(process.env);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exit(2);
+  }
+  const gateway = await startGateway(env);
+  const generated = env.API_KEYS.length === 0;
+  const say = (line = '') => process.stderr.write(`${line}\n`);
+  say(`Face Verification API listening on ${gateway.url} (${Math.round(performance.now() - started)} ms)`);
+  say(`  backend: ${gateway.embeddedEngine ? 'embedded engine (open-source model, not the vendor\'s)' : gateway.backendUrl}`);
+  say(`  Swagger UI: ${gateway.url}${PATHS.swaggerUi}`);
+  if (generated) {
+    // Printed once, to the terminal that started the server, so a developer can paste it; never logged per request.
+    say(`  API key (generated for this run; set API_KEYS to choose your own): ${gateway.apiKeys[0]}`);
+    say('');
+    say(`  curl -s -X POST "${gateway.url}${PATHS.detectFaces}" \\`);
+    say(`    -H "Authorization: ApiKey ${gateway.apiKeys[0]}" -H "Content-Type: application/json" \\`);
+    say(`    -d "{\\"image\\":{\\"bytes\\":\\"$(base64 -w0 node_modules/@vladmandic/face-api/demo/sample1.jpg)\\"},\\"maxFaceCount\\":10}"`);
+  }
+  say('');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`${signal}: shutting down`);
+    gateway.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`failed to start: ${(error as Error).message}\n`);
+  process.exit(1);
+});
