@@ -1,23 +1,21 @@
 /**
  * Where the proxy gets the bytes of an `image.url`: in AWS by invoking the
  * fetch-image function (outside the VPC); locally by calling the same fetch
- * code in-process. Both sit behind `ImageUrlFetcher`.
+ * code in-process (`createImageFetcher`). Both satisfy `ImageUrlFetcher`.
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { ApiError, PROBLEM_KINDS, type ProblemKind } from './problem.js';
+import { imageBytesFromResult, type FetchImageEvent, type FetchImageResult, type ImageFetcher } from './image-fetch/index.js';
+import { ApiError, PROBLEM_KINDS } from './problem.js';
 
-export interface ImageUrlFetcher {
-  /** Downloads a JPEG/PNG; throws an ApiError (4xx for the client's URL, 5xx for our trouble). */
-  fetch(url: string): Promise<Buffer>;
-}
+export type ImageUrlFetcher = ImageFetcher;
 
-/** The fetch-image function's event and result (its result never throws across the wire). */
-export interface FetchImageEvent {
-  readonly url: string;
+function isFetchImageResult(value: unknown): value is FetchImageResult {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  if (v.ok === true) return typeof v.bytesBase64 === 'string';
+  const problem = v.problem as Record<string, unknown> | undefined;
+  return v.ok === false && typeof problem?.detail === 'string' && typeof problem.kind === 'string' && problem.kind in PROBLEM_KINDS;
 }
-export type FetchImageResult =
-  | { readonly ok: true; readonly bytesBase64: string; readonly contentLength: number }
-  | { readonly ok: false; readonly problem: { readonly kind: ProblemKind; readonly detail: string } };
 
 /** Invokes the fetch-image Lambda function synchronously (RequestResponse). */
 export function lambdaImageFetcher(functionName: string, client: LambdaClient = new LambdaClient({})): ImageUrlFetcher {
@@ -29,26 +27,20 @@ export function lambdaImageFetcher(functionName: string, client: LambdaClient = 
           new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify({ url } satisfies FetchImageEvent)) }),
         );
       } catch (error) {
-        const name = (error as Error).name;
-        if (name === 'TooManyRequestsException') {
+        if ((error as Error).name === 'TooManyRequestsException') {
           throw new ApiError('service-unavailable', 'The image fetcher is throttled; retry later.', { headers: { 'retry-after': '1' } });
         }
         throw new ApiError('bad-gateway', 'The image fetcher could not be invoked.', { cause: error });
       }
-      if (output.FunctionError || !output.Payload) {
-        throw new ApiError('bad-gateway', 'The image fetcher failed.');
-      }
-      let result: FetchImageResult;
+      if (output.FunctionError || !output.Payload) throw new ApiError('bad-gateway', 'The image fetcher failed.');
+      let result: unknown;
       try {
-        result = JSON.parse(Buffer.from(output.Payload).toString('utf8')) as FetchImageResult;
+        result = JSON.parse(Buffer.from(output.Payload).toString('utf8'));
       } catch {
-        throw new ApiError('bad-gateway', 'The image fetcher answered with garbage.');
+        result = undefined;
       }
-      if (result.ok === true && typeof result.bytesBase64 === 'string') return Buffer.from(result.bytesBase64, 'base64');
-      if (result.ok === false && result.problem && result.problem.kind in PROBLEM_KINDS) {
-        throw new ApiError(result.problem.kind, String(result.problem.detail), { errors: [{ field: 'image.url', reason: String(result.problem.detail) }] });
-      }
-      throw new ApiError('bad-gateway', 'The image fetcher answered with an unexpected result.');
+      if (!isFetchImageResult(result)) throw new ApiError('bad-gateway', 'The image fetcher answered with an unexpected result.');
+      return imageBytesFromResult(result);
     },
   };
 }

@@ -1,0 +1,374 @@
+/**
+ * SSRF-safe download of a client's `image.url`. Each hop (the URL and at most
+ * `maxRedirects` redirects) is checked by the address policy, resolved once,
+ * and connected to exactly the addresses that were checked (undici `Agent`
+ * whose connector `lookup` only answers with them), so a DNS answer cannot
+ * change between check and connect (no rebinding). TLS still verifies the
+ * certificate against the host name. Bodies are capped while streaming and
+ * must start with a JPEG or PNG signature.
+ */
+import { promises as dns } from 'node:dns';
+import type { LookupFunction } from 'node:net';
+import { Agent } from 'undici';
+import { ApiError, type ProblemKind } from '../problem.js';
+import {
+  IMAGE_URL_FIELD,
+  ImageFetchConfigError,
+  checkImageUrl,
+  checkResolvedAddresses,
+  ipLiteralHost,
+  parseAllowCidrs,
+  type Cidr,
+} from './address-policy.js';
+
+/** One address a host name resolved to. */
+export interface ResolvedAddress {
+  readonly address: string;
+  readonly family: number;
+}
+
+/** Resolves a host name to every address it has (the policy checks them all). */
+export type HostResolver = (hostname: string) => Promise<readonly ResolvedAddress[]>;
+
+/** Settings of an image fetcher; {@link imageFetchConfigFromEnv} reads them from the environment. */
+export interface ImageFetchConfig {
+  /** CIDRs fetched even when private/loopback, on any port (`IMAGE_FETCH_ALLOW_CIDRS`). @default [] */
+  readonly allowCidrs: readonly string[];
+  /** Largest image in bytes (`IMAGE_FETCH_MAX_BYTES`). @default 4194304 (4 MiB) */
+  readonly maxBytes: number;
+  /** Time to establish TCP (and TLS) to one hop (`IMAGE_FETCH_CONNECT_TIMEOUT_MS`). @default 3000 */
+  readonly connectTimeoutMs: number;
+  /** Time for the whole download, DNS, redirects and body included (`IMAGE_FETCH_TIMEOUT_MS`). @default 10000 */
+  readonly totalTimeoutMs: number;
+  /** Redirects followed; one more is refused. @default 3 */
+  readonly maxRedirects: number;
+  /** Name resolution, injectable for tests. @default `dns.lookup(host, { all: true })` */
+  readonly lookup?: HostResolver;
+}
+
+/**
+ * Lambda's synchronous response payload limit is 6 MB = 6,291,456 bytes
+ * (Lambda quotas). The image travels back as base64 (4 bytes per 3), inside a
+ * small JSON envelope (1 KiB kept for it), so an image may be at most
+ * floor((6,291,456 - 1,024) / 4) * 3 = 4,717,824 bytes.
+ */
+export const MAX_IMAGE_BYTES_LIMIT = Math.floor((6_291_456 - 1024) / 4) * 3;
+
+/** Defaults: 4 MiB, 3 s connect, 10 s total, 3 redirects, no allow-list. */
+export const DEFAULT_IMAGE_FETCH_CONFIG: ImageFetchConfig = {
+  allowCidrs: [],
+  maxBytes: 4 * 1024 * 1024,
+  connectTimeoutMs: 3_000,
+  totalTimeoutMs: 10_000,
+  maxRedirects: 3,
+};
+
+/** Fixed request identity: no cookies, no credentials, no Authorization, ever. */
+export const IMAGE_FETCH_USER_AGENT = 'face-verification-image-fetch/1';
+const REQUEST_HEADERS = {
+  'user-agent': IMAGE_FETCH_USER_AGENT,
+  accept: 'image/jpeg, image/png',
+  // Signatures are sniffed on the raw bytes, so ask for no content coding.
+  'accept-encoding': 'identity',
+} as const;
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const JPEG_SIGNATURE = Buffer.from([0xff, 0xd8, 0xff]);
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+const TLS_VERIFY_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** Downloads images from client URLs. */
+export interface ImageFetcher {
+  /**
+   * Downloads the JPEG or PNG at `url`.
+   * @throws ApiError `image-url-rejected` (policy) or `image-fetch-failed` (download).
+   */
+  fetch(url: string): Promise<Buffer>;
+}
+
+const systemLookup: HostResolver = (hostname) => dns.lookup(hostname, { all: true });
+
+const failed = (reason: string): ApiError =>
+  new ApiError('image-fetch-failed', `${IMAGE_URL_FIELD} ${reason}`, {
+    errors: [{ field: IMAGE_URL_FIELD, reason }],
+  });
+
+function positiveInteger(name: string, value: number, min = 1): number {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new ImageFetchConfigError(`${name} must be an integer >= ${min}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function validateConfig(config: ImageFetchConfig): void {
+  positiveInteger('IMAGE_FETCH_MAX_BYTES', config.maxBytes);
+  if (config.maxBytes > MAX_IMAGE_BYTES_LIMIT) {
+    throw new ImageFetchConfigError(
+      `IMAGE_FETCH_MAX_BYTES must be at most ${MAX_IMAGE_BYTES_LIMIT}: its base64 must fit Lambda's 6 MB response`,
+    );
+  }
+  positiveInteger('IMAGE_FETCH_CONNECT_TIMEOUT_MS', config.connectTimeoutMs);
+  positiveInteger('IMAGE_FETCH_TIMEOUT_MS', config.totalTimeoutMs);
+  positiveInteger('maxRedirects', config.maxRedirects, 0);
+}
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ImageFetchConfigError(`${name} must be a whole number, got '${raw}'`);
+  return Number(raw);
+}
+
+/**
+ * Reads the fetcher's settings from the environment and validates them, so a
+ * bad value fails the Lambda's start-up, not a client's request.
+ * @throws ImageFetchConfigError for a malformed CIDR or number.
+ */
+export function imageFetchConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ImageFetchConfig {
+  const cidrSpec = env.IMAGE_FETCH_ALLOW_CIDRS ?? '';
+  parseAllowCidrs(cidrSpec); // throws now, with the variable's name
+  const config: ImageFetchConfig = {
+    allowCidrs: cidrSpec.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    maxBytes: intFromEnv(env, 'IMAGE_FETCH_MAX_BYTES', DEFAULT_IMAGE_FETCH_CONFIG.maxBytes),
+    connectTimeoutMs: intFromEnv(env, 'IMAGE_FETCH_CONNECT_TIMEOUT_MS', DEFAULT_IMAGE_FETCH_CONFIG.connectTimeoutMs),
+    totalTimeoutMs: intFromEnv(env, 'IMAGE_FETCH_TIMEOUT_MS', DEFAULT_IMAGE_FETCH_CONFIG.totalTimeoutMs),
+    maxRedirects: DEFAULT_IMAGE_FETCH_CONFIG.maxRedirects,
+  };
+  validateConfig(config);
+  return config;
+}
+
+/**
+ * Creates a fetcher; settings not given take {@link DEFAULT_IMAGE_FETCH_CONFIG}
+ * (not the environment: use {@link imageFetchConfigFromEnv} for that).
+ * @throws ImageFetchConfigError for an invalid setting.
+ */
+export function createImageFetcher(config: Partial<ImageFetchConfig> = {}): ImageFetcher {
+  const given = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
+  const settings: ImageFetchConfig = { ...DEFAULT_IMAGE_FETCH_CONFIG, ...given };
+  validateConfig(settings);
+  const allow = parseAllowCidrs(settings.allowCidrs, 'allowCidrs');
+  const lookup = settings.lookup ?? systemLookup;
+  return { fetch: (url) => fetchImage(url, settings, allow, lookup) };
+}
+
+async function fetchImage(
+  raw: string,
+  config: ImageFetchConfig,
+  allow: readonly Cidr[],
+  lookup: HostResolver,
+): Promise<Buffer> {
+  if (typeof raw !== 'string') {
+    throw new ApiError('image-url-rejected', `${IMAGE_URL_FIELD} must be a string`, {
+      errors: [{ field: IMAGE_URL_FIELD, reason: 'must be a string' }],
+    });
+  }
+  let url = checkImageUrl(raw, allow);
+  const controller = new AbortController();
+  // One deadline for DNS, every hop and the whole body: a slow-drip body cannot outlive it.
+  const timer = setTimeout(
+    () => controller.abort(failed(`did not finish downloading within ${config.totalTimeoutMs} ms`)),
+    config.totalTimeoutMs,
+  );
+  try {
+    for (let redirects = 0; ; redirects += 1) {
+      const redirected = redirects > 0;
+      const addresses = await resolveHost(url, lookup, controller.signal);
+      checkResolvedAddresses(url, addresses.map((a) => a.address), allow, redirected);
+      const outcome = await getOnce(url, addresses, config, controller.signal);
+      if (outcome.bytes) return outcome.bytes;
+      if (redirects >= config.maxRedirects) throw failed(`redirected more than ${config.maxRedirects} times`);
+      const next = URL.canParse(outcome.location, url.href) ? new URL(outcome.location, url).href : outcome.location;
+      url = checkImageUrl(next, allow, true);
+    }
+  } catch (err) {
+    throw toApiError(err, controller.signal, config);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The addresses to connect to: the IP literal itself, or one DNS answer, in full. */
+async function resolveHost(url: URL, lookup: HostResolver, signal: AbortSignal): Promise<readonly ResolvedAddress[]> {
+  const literal = ipLiteralHost(url);
+  if (literal !== null) return [{ address: literal, family: literal.includes(':') ? 6 : 4 }];
+  let answer: readonly ResolvedAddress[];
+  try {
+    answer = await abortable(lookup(url.hostname), signal);
+  } catch (err) {
+    if (signal.aborted) throw err;
+    const code = errorCode(err);
+    throw failed(`host name could not be resolved${code ? ` (${code})` : ''}`);
+  }
+  if (answer.length === 0) throw failed('host name could not be resolved');
+  return answer;
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/**
+ * A `lookup` for `net.connect`/`tls.connect` that never queries DNS: it
+ * answers only for the checked host, and only with the checked addresses.
+ */
+function pinnedLookup(hostname: string, addresses: readonly ResolvedAddress[]): LookupFunction {
+  return (host, options, callback) => {
+    const family = options.family === 4 || options.family === 'IPv4' ? 4 : options.family === 6 || options.family === 'IPv6' ? 6 : 0;
+    const candidates = addresses.filter((a) => family === 0 || a.family === family);
+    process.nextTick(() => {
+      const first = candidates[0];
+      if (host !== hostname || first === undefined) {
+        const err: NodeJS.ErrnoException = new Error('connection target is not the checked host');
+        err.code = 'ERR_IMAGE_FETCH_NOT_PINNED';
+        callback(err, '', 0);
+      } else if (options.all) {
+        callback(null, candidates.map((a) => ({ address: a.address, family: a.family })));
+      } else {
+        callback(null, first.address, first.family);
+      }
+    });
+  };
+}
+
+type HopOutcome = { bytes: Buffer; location?: undefined } | { bytes?: undefined; location: string };
+
+/** One GET over a fresh, pinned connection that is destroyed afterwards (no keep-alive: each URL is a new host). */
+async function getOnce(
+  url: URL,
+  addresses: readonly ResolvedAddress[],
+  config: ImageFetchConfig,
+  signal: AbortSignal,
+): Promise<HopOutcome> {
+  const agent = new Agent({
+    connect: { timeout: config.connectTimeoutMs, lookup: pinnedLookup(url.hostname, addresses) },
+    headersTimeout: config.totalTimeoutMs,
+    bodyTimeout: config.totalTimeoutMs,
+    connections: 1,
+  });
+  try {
+    const response = await agent.request({
+      origin: url.origin,
+      path: `${url.pathname}${url.search}`,
+      method: 'GET',
+      headers: REQUEST_HEADERS,
+      signal,
+    });
+    const { statusCode, headers, body } = response;
+    // undici's body emits 'error' (RequestAbortedError) when destroyed before its end;
+    // we destroy it on purpose (redirect, bad status, cap), and read errors reach us
+    // through the async iterator, so the event itself needs no handling.
+    body.on('error', () => undefined);
+    if (REDIRECT_STATUSES.has(statusCode)) {
+      body.destroy();
+      const location = headers.location;
+      if (typeof location !== 'string' || location === '') throw failed(`answered ${statusCode} without a Location`);
+      return { location };
+    }
+    if (statusCode < 200 || statusCode > 299) {
+      body.destroy();
+      throw failed(`answered with HTTP status ${statusCode}`);
+    }
+    const declared = Number(headers['content-length']);
+    if (Number.isFinite(declared) && declared > config.maxBytes) {
+      body.destroy();
+      throw tooLarge(config.maxBytes);
+    }
+    return { bytes: await readImage(body, config.maxBytes) };
+  } finally {
+    // Closes the socket whatever happened (abort, cap exceeded, bad status).
+    await agent.destroy().catch(() => undefined);
+  }
+}
+
+const tooLarge = (maxBytes: number): ApiError => failed(`image is larger than ${maxBytes} bytes`);
+
+/** Reads a body up to `maxBytes`, stopping as soon as it is too large or is not a JPEG/PNG. */
+async function readImage(body: AsyncIterable<Buffer> & { destroy(): unknown }, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let sniffed = false;
+  // Leaving the loop early (throw) destroys the stream, which aborts the request.
+  for await (const chunk of body) {
+    total += chunk.length;
+    if (total > maxBytes) throw tooLarge(maxBytes);
+    chunks.push(chunk);
+    if (!sniffed && total >= PNG_SIGNATURE.length) {
+      assertImageSignature(Buffer.concat(chunks));
+      sniffed = true;
+    }
+  }
+  const bytes = Buffer.concat(chunks, total);
+  if (!sniffed) assertImageSignature(bytes);
+  return bytes;
+}
+
+/** @throws ApiError `image-fetch-failed` unless the bytes start with a JPEG or PNG signature (Content-Type is ignored). */
+function assertImageSignature(bytes: Buffer): void {
+  const isJpeg = bytes.subarray(0, JPEG_SIGNATURE.length).equals(JPEG_SIGNATURE);
+  const isPng = bytes.subarray(0, PNG_SIGNATURE.length).equals(PNG_SIGNATURE);
+  if (!isJpeg && !isPng) throw failed('did not return a JPEG or PNG image');
+}
+
+/** A short, safe error code (never a message: messages may quote the host or URL). */
+function errorCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth += 1) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,63}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+/** Maps anything thrown during a download to an ApiError whose message names no URL. */
+function toApiError(err: unknown, signal: AbortSignal, config: ImageFetchConfig): ApiError {
+  if (err instanceof ApiError) return err;
+  if (signal.aborted && signal.reason instanceof ApiError) return signal.reason;
+  const code = errorCode(err);
+  switch (code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return failed(`did not accept a connection within ${config.connectTimeoutMs} ms`);
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return failed(`did not finish downloading within ${config.totalTimeoutMs} ms`);
+    default:
+      if (code && TLS_VERIFY_CODES.has(code)) return failed(`TLS certificate could not be verified (${code})`);
+      return failed(`could not be downloaded${code ? ` (${code})` : ''}`);
+  }
+}
+
+/** What the proxy sends to the fetch-image Lambda. */
+export interface FetchImageEvent {
+  /** The client's `image.url`. */
+  readonly url: string;
+}
+
+/** What the fetch-image Lambda answers (JSON; the handler never throws). */
+export type FetchImageResult =
+  | { readonly ok: true; readonly bytesBase64: string; readonly contentLength: number }
+  | { readonly ok: false; readonly problem: { readonly kind: ProblemKind; readonly detail: string } };
+
+/**
+ * Turns a fetch-image result back into image bytes, for the proxy.
+ * @throws ApiError with the result's problem kind and detail when `ok` is false.
+ */
+export function imageBytesFromResult(result: FetchImageResult): Buffer {
+  if (!result.ok) {
+    const { kind, detail } = result.problem;
+    const reason = detail.startsWith(`${IMAGE_URL_FIELD} `) ? detail.slice(IMAGE_URL_FIELD.length + 1) : detail;
+    throw new ApiError(kind, detail, { errors: [{ field: IMAGE_URL_FIELD, reason }] });
+  }
+  return Buffer.from(result.bytesBase64, 'base64');
+}

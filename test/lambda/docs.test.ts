@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { createDocsHandler, defaultSwaggerUiDir } from '../../lambda/shared/docs.js';
+import { getEvent, postEvent } from '../helpers/events.js';
+import { recordingLogger } from '../helpers/logs.js';
+
+const handler = createDocsHandler({ swaggerUiDir: defaultSwaggerUiDir(), logger: recordingLogger() });
+
+describe('docs handler', () => {
+  it('serves Swagger UI pointing at the v1 document', async () => {
+    const page = await handler(getEvent('/swagger/index.html'));
+    expect(page.statusCode).toBe(200);
+    expect(page.headers?.['content-type']).toMatch(/text\/html/);
+    expect(page.body).toContain('swagger-ui-bundle.js');
+    const init = await handler(getEvent('/swagger/swagger-initializer.js'));
+    expect(init.body).toContain("url: './v1/swagger.json'");
+  });
+
+  it('serves the OpenAPI document with the three operations', async () => {
+    const result = await handler(getEvent('/swagger/v1/swagger.json'));
+    const doc = JSON.parse(result.body);
+    expect(doc.openapi).toBe('3.0.3');
+    expect(Object.keys(doc.paths)).toEqual([
+      '/v1/face-verification/detect-faces',
+      '/v1/face-verification/get-face-embeddings',
+      '/v1/face-verification/compare-face-embeddings',
+    ]);
+  });
+
+  it('serves the swagger-ui-dist assets, also behind a stage prefix', async () => {
+    const js = await handler(getEvent('/prod/swagger/swagger-ui-bundle.js'));
+    expect(js.statusCode).toBe(200);
+    expect(js.body.length).toBeGreaterThan(100_000);
+    expect((await handler(getEvent('/swagger/swagger-ui.css'))).headers?.['content-type']).toMatch(/text\/css/);
+  });
+
+  it('refuses other files (no path traversal) and other methods', async () => {
+    for (const path of ['/swagger/../package.json', '/swagger/package.json', '/swagger/swagger-ui-bundle.js.map', '/swagger/%2e%2e/x']) {
+      expect((await handler(getEvent(path))).statusCode).toBe(404);
+    }
+    expect((await handler(postEvent('/swagger/index.html', {}))).statusCode).toBe(405);
+    expect((await handler(getEvent('/swagger'))).headers?.location).toBe('/swagger/index.html');
+  });
+});
