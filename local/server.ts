@@ -25,9 +25,9 @@ async function main(): Promise<void> {
     // Printed once, to the terminal that started the server, so a developer can paste it; never logged per request.
     say(`  API key (generated for this run; set API_KEYS to choose your own): ${gateway.apiKeys[0]}`);
     say('');
-    say(`  curl -s -X POST "${gateway.url}${PATHS.detectFaces}" \\`);
-    say(`    -H "Authorization: ApiKey ${gateway.apiKeys[0]}" -H "Content-Type: application/json" \\`);
-    say(`    -d "{\\"image\\":{\\"bytes\\":\\"$(base64 -w0 node_modules/@vladmandic/face-api/demo/sample1.jpg)\\"},\\"maxFaceCount\\":10}"`);
+    say(`  { printf '{"image":{"bytes":"'; base64 -w0 node_modules/@vladmandic/face-api/demo/sample1.jpg; printf '"},"maxFaceCount":10}'; } | \\`);
+    say(`    curl -s -X POST "${gateway.url}${PATHS.detectFaces}" \\`);
+    say(`      -H "Authorization: ApiKey ${gateway.apiKeys[0]}" -H "Content-Type: application/json" --data-binary @-`);
   }
   say('');
 
