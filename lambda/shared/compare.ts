@@ -66,6 +66,11 @@ export function createCompareHandler(deps: CompareDeps): (event: ApiEvent) => Pr
         const reason = `must have ${dimension} numbers (the backend's embedding size), got ${embedding1.length}`;
         throw new ApiError('validation-error', `embedding1: ${reason}`, { errors: [{ field: 'embedding1', reason }] });
       }
-      return jsonResult(200, { similarity: scoreEmbeddings(deps.table, embedding1, embedding2) }, requestId);
+      const similarity = scoreEmbeddings(deps.table, embedding1, embedding2);
+      if (similarity === 'refuse') {
+        const reason = 'must not be a zero vector (its direction, and so the cosine, is undefined)';
+        throw new ApiError('validation-error', `embedding1/embedding2: ${reason}`, { errors: [{ field: 'embedding1', reason }] });
+      }
+      return jsonResult(200, { similarity }, requestId);
     });
 }

@@ -21,8 +21,8 @@ export const ScoreTableSchema = z
     note: z.string().optional(),
     /** Score for a cosine below the first boundary. */
     belowAll: Score,
-    /** Score when either vector has zero length (cosine undefined). */
-    zeroVector: Score,
+    /** Answer when either vector has zero norm (cosine undefined): a score, or "refuse" (400) as the backend does. */
+    zeroVector: z.union([Score, z.literal('refuse')]),
     boundaries: z.array(z.object({ cosine: z.number().min(-1.000001).max(1.000001), score: Score })).min(1),
   })
   .passthrough()
@@ -81,9 +81,8 @@ export function cosine(a: readonly number[], b: readonly number[]): number {
   return Math.max(-1, Math.min(1, dot / Math.sqrt(na * nb)));
 }
 
-/** Integer similarity of a cosine: the score of the last boundary at or below it (binary search). */
+/** Integer similarity of a (non-NaN) cosine: the score of the last boundary at or below it (binary search). */
 export function scoreForCosine(table: ScoreTable, cos: number): number {
-  if (Number.isNaN(cos)) return table.zeroVector;
   const b = table.boundaries;
   if (cos < b[0]!.cosine) return table.belowAll;
   let lo = 0;
@@ -96,6 +95,8 @@ export function scoreForCosine(table: ScoreTable, cos: number): number {
   return b[lo]!.score;
 }
 
-export function scoreEmbeddings(table: ScoreTable, a: readonly number[], b: readonly number[]): number {
-  return scoreForCosine(table, cosine(a, b));
+/** The table's answer for a pair: a similarity, or "refuse" for a zero vector when the backend refuses those. */
+export function scoreEmbeddings(table: ScoreTable, a: readonly number[], b: readonly number[]): number | 'refuse' {
+  const cos = cosine(a, b);
+  return Number.isNaN(cos) ? table.zeroVector : scoreForCosine(table, cos);
 }

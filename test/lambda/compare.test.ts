@@ -29,7 +29,6 @@ describe('score table', () => {
     expect(scoreForCosine(floorTable, 0.699999)).toBe(69);
     expect(scoreForCosine(floorTable, 0.7)).toBe(70);
     expect(scoreForCosine(floorTable, 1)).toBe(100);
-    expect(scoreForCosine(floorTable, Number.NaN)).toBe(-1);
   });
 
   it('agrees with a linear scan on random cosines', () => {
@@ -98,6 +97,15 @@ describe('compare handler', () => {
     const result = await handler(postEvent(PATHS.compareFaceEmbeddings, { embedding1: [1, 0], embedding2: [0.8, 0.6] }));
     expect(result.statusCode).toBe(200);
     expect(JSON.parse(result.body)).toEqual({ similarity: 80 });
+  });
+
+  it('GIVEN a zero vector THEN the table answers its zeroVector score, or 400 when the backend refuses those', async () => {
+    const scoring = createCompareHandler({ mode: 'table', table: floorTable, logger });
+    expect(JSON.parse((await scoring(postEvent(PATHS.compareFaceEmbeddings, { embedding1: [0, 0], embedding2: [1, 0] }))).body)).toEqual({ similarity: -1 });
+    const refusing = createCompareHandler({ mode: 'table', table: { ...floorTable, zeroVector: 'refuse' }, logger });
+    const result = await refusing(postEvent(PATHS.compareFaceEmbeddings, { embedding1: [0, 0], embedding2: [1, 0] }));
+    expect(result.statusCode).toBe(400);
+    expect(JSON.parse(result.body).detail).toContain('zero vector');
   });
 
   it('GIVEN table mode with a dimension THEN other lengths are refused with 400', async () => {

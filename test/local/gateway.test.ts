@@ -104,7 +104,7 @@ describe('local gateway (fake backend)', () => {
   it('answers unknown paths 404 and wrong methods 405, as problems', async () => {
     const missing = await fetch(`${gw.url}/v1/face-verification/nope`, { method: 'POST' });
     expect(missing.status).toBe(404);
-    expect((await missing.json()).status).toBe(404);
+    expect(((await missing.json()) as { status: number }).status).toBe(404);
     const wrong = await fetch(`${gw.url}${PATHS.detectFaces}`);
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get('allow')).toBe('POST');
