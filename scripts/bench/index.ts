@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<string>> = {
   compare: async () => (await import('./compare.js')).runCompareBench(),
   gateway: async () => (await import('./gateway.js')).runGatewayBench(),
   engine: async () => (await import('./engine.js')).runEngineBench(),
+  calibrate: async () => (await import('./calibrate.js')).runCalibrateBench(),
   mirror: async () => (await import('./mirror.js')).runMirrorBench(),
   cdk: async () => (await import('./cdk.js')).runCdkBench(),
 };
