@@ -1,0 +1,95 @@
+/**
+ * Image decoding for the embedded engine: JPEG/PNG bytes -> raw RGB pixels of the
+ * displayed frame (EXIF orientation applied), optionally downscaled. Anything
+ * sharp cannot decode becomes a 400 `image-rejected` problem, never a 5xx.
+ */
+import sharp from 'sharp';
+import { LIMITS } from '../../lambda/shared/limits.js';
+import { ApiError } from '../../lambda/shared/problem.js';
+
+/** Raw interleaved RGB pixels (3 bytes per pixel, row-major). */
+export interface RgbFrame {
+  readonly data: Buffer;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** A decoded image: its displayed (EXIF-rotated) size plus a frame that may be smaller. */
+export interface DecodedImage {
+  /** Width of the displayed image at full resolution, in pixels. */
+  readonly width: number;
+  /** Height of the displayed image at full resolution, in pixels. */
+  readonly height: number;
+  /** The pixels, at full resolution or scaled down to `maxSide`. */
+  readonly frame: RgbFrame;
+}
+
+const JPEG_SIGNATURE = Buffer.from([0xff, 0xd8, 0xff]);
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/**
+ * Same decompression-bomb guard as the gateway (lambda/shared/limits.ts: 40 MP).
+ * `failOn: 'error'` lets slightly damaged but displayable files through, as browsers do.
+ */
+const SHARP_INPUT = { limitInputPixels: LIMITS.maxImagePixels, failOn: 'error' } as const;
+
+/** `jpeg`, `png` or undefined, from the first bytes (the vendor accepts only these two). */
+export function sniffFormat(bytes: Buffer): 'jpeg' | 'png' | undefined {
+  if (bytes.length >= 3 && bytes.subarray(0, 3).equals(JPEG_SIGNATURE)) return 'jpeg';
+  if (bytes.length >= 8 && bytes.subarray(0, 8).equals(PNG_SIGNATURE)) return 'png';
+  return undefined;
+}
+
+/**
+ * Decodes JPEG/PNG bytes to RGB of the displayed frame.
+ *
+ * @param bytes the encoded image
+ * @param maxSide when set, the frame is scaled down (never up) so its longest side is at most this many pixels
+ * @throws ApiError `image-rejected` (400) when the bytes are not a decodable JPEG/PNG or exceed 40 MP
+ */
+export async function decodeImage(bytes: Buffer, maxSide?: number): Promise<DecodedImage> {
+  if (!sniffFormat(bytes)) throw new ApiError('image-rejected', 'image.bytes is not a JPEG or PNG image.');
+  try {
+    const meta = await sharp(bytes, SHARP_INPUT).metadata();
+    if (meta.format !== 'jpeg' && meta.format !== 'png') {
+      throw new ApiError('image-rejected', 'image.bytes is not a JPEG or PNG image.');
+    }
+    // autoOrient holds the size after EXIF orientation, i.e. the frame a viewer displays.
+    const { width, height } = meta.autoOrient;
+    let pipeline = sharp(bytes, SHARP_INPUT).autoOrient();
+    if (maxSide !== undefined && Math.max(width, height) > maxSide) {
+      pipeline = pipeline.resize({ width: maxSide, height: maxSide, fit: 'inside', withoutEnlargement: true });
+    }
+    // toColourspace('srgb') turns greyscale and CMYK-free inputs into 3-channel RGB; removeAlpha drops PNG alpha.
+    const { data, info } = await pipeline.toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new ApiError('image-rejected', 'image.bytes does not decode to an RGB image.');
+    return { width, height, frame: { data, width: info.width, height: info.height } };
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    // sharp's messages name the decoder's complaint (never pixel data); keep them as the cause only.
+    const tooLarge = /pixel limit/i.test(String((error as Error)?.message));
+    throw new ApiError(
+      'image-rejected',
+      tooLarge
+        ? `image.bytes is larger than ${LIMITS.maxImagePixels / 1e6} megapixels.`
+        : 'image.bytes could not be decoded as a JPEG or PNG image.',
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Cuts a rectangle out of a frame and scales it to `outWidth` x `outHeight`
+ * (sharp's Lanczos resampling: antialiased, unlike tfjs's bilinear resize).
+ */
+export async function cropFrame(
+  frame: RgbFrame,
+  region: { left: number; top: number; width: number; height: number },
+  outWidth: number,
+  outHeight: number,
+): Promise<RgbFrame> {
+  let pipeline = sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } }).extract(region);
+  if (outWidth !== region.width || outHeight !== region.height) pipeline = pipeline.resize(outWidth, outHeight, { fit: 'fill' });
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
+}

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  buildEngineScoreTable,
+  cosineForFaceApiDistance,
+  scoreForFaceApiDistance,
+  TYPICAL_DESCRIPTOR_NORM,
+} from '../../../local/engine/make-score-table.js';
+import { ENGINE_SCORE_TABLE_PATH, loadEngineScoreTable, scoreFromTable } from '../../../local/engine/score.js';
+
+/** Two 128-d unit vectors whose cosine is `c`. */
+function pairWithCosine(c: number): [number[], number[]] {
+  const a = new Array(128).fill(0);
+  const b = new Array(128).fill(0);
+  a[0] = 1;
+  b[0] = c;
+  b[1] = Math.sqrt(Math.max(0, 1 - c * c));
+  return [a, b];
+}
+
+const table = loadEngineScoreTable();
+
+describe('engine score table', () => {
+  it('is the file make-score-table.ts generates (regenerate it after changing the rule)', () => {
+    expect(JSON.parse(readFileSync(ENGINE_SCORE_TABLE_PATH, 'utf8'))).toEqual(buildEngineScoreTable());
+  });
+
+  it('passes the gateway schema and has one boundary per score 0..100 with strictly increasing cosine', () => {
+    expect(table).toMatchObject({ format: 'face-verification-score-table/v1', dimension: 128, calibrated: false, belowAll: -1, zeroVector: -1 });
+    expect(table.note).toMatch(/NOT the vendor/);
+    expect(table.boundaries.map((b) => b.score)).toEqual(Array.from({ length: 101 }, (_, i) => i));
+    expect(table.boundaries[0]!.cosine).toBe(-1);
+    for (let i = 1; i < table.boundaries.length; i++) {
+      expect(table.boundaries[i]!.cosine).toBeGreaterThan(table.boundaries[i - 1]!.cosine);
+    }
+  });
+
+  it("puts 70 at face-api's same-person distance 0.6 (descriptor norm 1.45), 100 at distance 0.3", () => {
+    const at = (score: number) => table.boundaries.find((b) => b.score === score)!.cosine;
+    expect(at(70)).toBeCloseTo(1 - (0.6 / TYPICAL_DESCRIPTOR_NORM) ** 2 / 2, 6);
+    expect(at(70)).toBeCloseTo(0.9144, 4);
+    expect(at(100)).toBeCloseTo(cosineForFaceApiDistance(0.3), 6);
+    expect(scoreForFaceApiDistance(0.6)).toBe(70);
+    expect(scoreForFaceApiDistance(0.4)).toBe(90);
+    expect(scoreForFaceApiDistance(0.2)).toBe(100);
+    expect(scoreForFaceApiDistance(1.5)).toBe(0);
+  });
+
+  it('agrees with the documented rule for any cosine not within 1e-6 of a boundary', () => {
+    fc.assert(
+      fc.property(fc.double({ min: -1, max: 1, noNaN: true }), (c) => {
+        if (table.boundaries.some((b) => Math.abs(b.cosine - c) < 1e-6)) return;
+        const [a, b] = pairWithCosine(c);
+        const expected = scoreForFaceApiDistance(TYPICAL_DESCRIPTOR_NORM * Math.sqrt(2 - 2 * c));
+        expect(scoreFromTable(table, a, b)).toBe(expected);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('scoreFromTable', () => {
+  it('scores identical 100, opposite and orthogonal 0, a zero vector -1', () => {
+    const [a] = pairWithCosine(1);
+    expect(scoreFromTable(table, a, a)).toBe(100);
+    expect(scoreFromTable(table, a, a.map((x) => -x))).toBe(0);
+    expect(scoreFromTable(table, ...pairWithCosine(0))).toBe(0);
+    expect(scoreFromTable(table, a, new Array(128).fill(0))).toBe(-1);
+  });
+
+  it('takes the score of the last boundary at or below the cosine, and is scale-invariant', () => {
+    const b70 = table.boundaries.find((b) => b.score === 70)!.cosine;
+    expect(scoreFromTable(table, ...pairWithCosine(b70 + 1e-9))).toBe(70);
+    expect(scoreFromTable(table, ...pairWithCosine(b70 - 1e-6))).toBe(69);
+    const [a, b] = pairWithCosine(0.95);
+    expect(scoreFromTable(table, a.map((x) => x * 1e6), b.map((x) => x * 1e-6))).toBe(scoreFromTable(table, a, b));
+  });
+
+  it('answers belowAll under the first boundary of a table that does not start at -1', () => {
+    const custom = { ...table, belowAll: -1, boundaries: [{ cosine: 0.5, score: 10 }, { cosine: 0.9, score: 90 }] };
+    expect(scoreFromTable(custom, ...pairWithCosine(0.2))).toBe(-1);
+    expect(scoreFromTable(custom, ...pairWithCosine(0.6))).toBe(10);
+    expect(scoreFromTable(custom, ...pairWithCosine(0.95))).toBe(90);
+  });
+});
