@@ -1,0 +1,471 @@
+/**
+ * The public face: a regional REST API that reads the key from the
+ * `Authorization` header through a REQUEST authorizer (`apiKeySourceType:
+ * AUTHORIZER`), meters each client with its own key and usage plan, answers
+ * every gateway error with a problem JSON body (a missing or invalid key is a
+ * 401, as the vendor answers), logs JSON access lines, traces with X-Ray, and
+ * sits behind a WAFv2 web ACL. Routes go to the handler functions of
+ * DESIGN.md: proxy (in the VPC, to the internal ALB), compare, docs.
+ */
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
+import { Construct } from 'constructs';
+import { SWAGGER_UI_ASSETS } from '../../lambda/shared/docs.js';
+import { LIMITS } from '../../lambda/shared/limits.js';
+import { PROBLEM_CONTENT_TYPE, PROBLEM_KINDS, problem, type ProblemKind } from '../../lambda/shared/problem.js';
+import { projectPath, type AppConfig } from '../config.js';
+import { HandlerFunction } from './handler-function.js';
+
+/** The API's routes (vendor guide paths). */
+export const ROUTES = {
+  detectFaces: ['v1', 'face-verification', 'detect-faces'],
+  getFaceEmbeddings: ['v1', 'face-verification', 'get-face-embeddings'],
+  compareFaceEmbeddings: ['v1', 'face-verification', 'compare-face-embeddings'],
+} as const;
+
+/** Where the docs function finds swagger-ui-dist's files inside its bundle. */
+export const SWAGGER_UI_BUNDLE_DIR = 'swagger-ui';
+/** The score table's file name inside the compare bundle. */
+export const SCORE_TABLE_BUNDLE_FILE = 'score-table.json';
+
+export interface FaceApiProps {
+  /** Stage, throttle, quota, clients, WAF, domain, docs. */
+  readonly config: AppConfig['api'];
+  /** Bearer JWT settings. @default Bearer tokens are refused */
+  readonly jwt?: AppConfig['jwt'];
+  /** Score table or forward. */
+  readonly compare: AppConfig['compare'];
+  /** fetch-image limits. */
+  readonly imageFetch: AppConfig['imageFetch'];
+  /** The VPC the proxy (and a forwarding compare) runs in. */
+  readonly vpc: ec2.IVpc;
+  /** Subnets for the in-VPC functions. */
+  readonly subnets: ec2.SubnetSelection;
+  /** The backend: its URL and the security group that may reach it. */
+  readonly backend: { readonly url: string; readonly clientSecurityGroup: ec2.ISecurityGroup };
+  /** Retention of every log group here. */
+  readonly logRetention: logs.RetentionDays;
+  /** Project root (for the score table path). @default the project root */
+  readonly projectDir?: string;
+}
+
+/** A named client's key and plan. */
+export interface ApiClient {
+  readonly name: string;
+  readonly apiKey: apigw.ApiKey;
+  readonly usagePlan: apigw.UsagePlan;
+}
+
+/** Gateway responses customised to problem JSON: response type -> status and problem kind/detail. */
+const GATEWAY_RESPONSES: ReadonlyArray<{ id: string; type: apigw.ResponseType; status: number; kind: ProblemKind | 'default-4xx' | 'default-5xx'; detail: string }> = [
+  { id: 'Unauthorized', type: apigw.ResponseType.UNAUTHORIZED, status: 401, kind: 'unauthorized', detail: 'Send "Authorization: ApiKey <key>" or "Authorization: Bearer <jwt>".' },
+  // The authorizer's Deny and an unknown/disabled key are a 401 at the vendor too (API Gateway's default is 403).
+  { id: 'AccessDenied', type: apigw.ResponseType.ACCESS_DENIED, status: 401, kind: 'unauthorized', detail: 'The credentials in the Authorization header were refused.' },
+  { id: 'InvalidApiKey', type: apigw.ResponseType.INVALID_API_KEY, status: 401, kind: 'unauthorized', detail: 'The API key is missing, unknown or disabled.' },
+  { id: 'ExpiredToken', type: apigw.ResponseType.EXPIRED_TOKEN, status: 401, kind: 'unauthorized', detail: 'The token has expired.' },
+  { id: 'Throttled', type: apigw.ResponseType.THROTTLED, status: 429, kind: 'too-many-requests', detail: 'Rate limit exceeded; retry later.' },
+  { id: 'QuotaExceeded', type: apigw.ResponseType.QUOTA_EXCEEDED, status: 429, kind: 'too-many-requests', detail: 'The quota of this API key is used up for the current period.' },
+  { id: 'RequestTooLarge', type: apigw.ResponseType.REQUEST_TOO_LARGE, status: 413, kind: 'payload-too-large', detail: `The request body must be at most ${LIMITS.maxRequestBodyBytes} bytes.` },
+  { id: 'UnsupportedMediaType', type: apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, status: 415, kind: 'unsupported-media-type', detail: 'Send the request body as application/json.' },
+  { id: 'BadRequestBody', type: apigw.ResponseType.BAD_REQUEST_BODY, status: 400, kind: 'validation-error', detail: 'The request body is not valid.' },
+  // REST APIs answer an unknown path or method with 403 "Missing Authentication Token"; a client expects 404.
+  { id: 'MissingAuthenticationToken', type: apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, status: 404, kind: 'not-found', detail: 'No such resource or method.' },
+  { id: 'ResourceNotFound', type: apigw.ResponseType.RESOURCE_NOT_FOUND, status: 404, kind: 'not-found', detail: 'No such resource.' },
+  { id: 'WafFiltered', type: apigw.ResponseType.WAF_FILTERED, status: 403, kind: 'forbidden', detail: 'The request was blocked by the web application firewall.' },
+  { id: 'IntegrationTimeout', type: apigw.ResponseType.INTEGRATION_TIMEOUT, status: 504, kind: 'gateway-timeout', detail: 'The face verification backend did not answer in time.' },
+  { id: 'IntegrationFailure', type: apigw.ResponseType.INTEGRATION_FAILURE, status: 502, kind: 'bad-gateway', detail: 'The request could not be handled.' },
+  // The authorizer throws anything but "Unauthorized" when the JWKS or the usage key is unavailable.
+  { id: 'AuthorizerFailure', type: apigw.ResponseType.AUTHORIZER_FAILURE, status: 503, kind: 'service-unavailable', detail: 'Authentication is temporarily unavailable; retry later.' },
+  { id: 'AuthorizerConfigurationError', type: apigw.ResponseType.AUTHORIZER_CONFIGURATION_ERROR, status: 503, kind: 'service-unavailable', detail: 'Authentication is temporarily unavailable; retry later.' },
+  { id: 'Default4xx', type: apigw.ResponseType.DEFAULT_4XX, status: 0, kind: 'default-4xx', detail: 'The request was refused.' },
+  { id: 'Default5xx', type: apigw.ResponseType.DEFAULT_5XX, status: 0, kind: 'default-5xx', detail: 'The request could not be handled.' },
+];
+
+/**
+ * The problem JSON mapping template of a gateway response. `$context.requestId`
+ * is the only VTL in it; the status of DEFAULT_4XX/5XX is not known to the
+ * template, so those bodies leave `status` out (it is optional in RFC 9457).
+ */
+export function gatewayResponseTemplate(kind: ProblemKind | 'default-4xx' | 'default-5xx', detail: string): string {
+  const requestId = '$context.requestId';
+  if (kind === 'default-4xx' || kind === 'default-5xx') {
+    // RFC 9457 "about:blank": no meaning beyond the HTTP status code itself.
+    const title = kind === 'default-4xx' ? 'Request refused' : PROBLEM_KINDS['internal-error'].title;
+    return JSON.stringify({ type: 'about:blank', title, detail, requestId });
+  }
+  return JSON.stringify(problem(kind, detail, requestId));
+}
+
+/** The JSON access log line: request metadata only (never headers, bodies or keys). */
+export const ACCESS_LOG_FORMAT = [
+  '{"requestId":"$context.requestId"',
+  '"requestTime":"$context.requestTime"',
+  '"ip":"$context.identity.sourceIp"',
+  '"method":"$context.httpMethod"',
+  '"resourcePath":"$context.resourcePath"',
+  // Unquoted so that metric filters can compare numbers ({ $.status = 429 }).
+  '"status":$context.status',
+  '"responseLatency":"$context.responseLatency"',
+  '"integrationLatency":"$context.integrationLatency"',
+  '"responseLength":"$context.responseLength"',
+  '"errorType":"$context.error.responseType"',
+  '"authorizerError":"$context.authorizer.error"',
+  '"apiKeyId":"$context.identity.apiKeyId"',
+  '"principalId":"$context.authorizer.principalId"',
+  '"wafStatus":"$context.waf.status"',
+  '"xrayTraceId":"$context.xrayTraceId"}',
+].join(',');
+
+/** The REST API, its functions, keys, plans and firewall. */
+export class FaceApi extends Construct {
+  public readonly api: apigw.RestApi;
+  public readonly authorizer: apigw.RequestAuthorizer;
+  public readonly accessLogGroup: logs.LogGroup;
+  public readonly functions: {
+    readonly authorizer: HandlerFunction;
+    readonly proxy: HandlerFunction;
+    readonly fetchImage: HandlerFunction;
+    readonly compare: HandlerFunction;
+    readonly docs?: HandlerFunction;
+  };
+  /** One per configured client. */
+  public readonly clients: ApiClient[] = [];
+  /** Bearer callers' key (value generated into a secret) and plan. */
+  public readonly bearer?: { readonly apiKey: apigw.ApiKey; readonly usagePlan: apigw.UsagePlan; readonly secret: secretsmanager.Secret };
+  public readonly webAcl?: wafv2.CfnWebACL;
+  public readonly domainName?: apigw.DomainName;
+  /** The base URL clients call (custom domain when configured). */
+  public readonly url: string;
+
+  constructor(scope: Construct, id: string, props: FaceApiProps) {
+    super(scope, id);
+    const { config, vpc, subnets, logRetention } = props;
+    const inVpc = { vpc, vpcSubnets: subnets, securityGroups: [props.backend.clientSecurityGroup] };
+
+    // --- functions (environment variable and its grant side by side) ---
+    const fetchImage = new HandlerFunction(this, 'FetchImage', {
+      handler: 'fetch-image',
+      description: 'Downloads a client image.url for the proxy (no VPC: internet egress, no route into the VPC)',
+      logRetention,
+      memorySize: 512,
+      timeout: Duration.millis(props.imageFetch.timeoutMs + 5000),
+      environment: {
+        IMAGE_FETCH_ALLOW_CIDRS: props.imageFetch.allowCidrs.join(','),
+        IMAGE_FETCH_MAX_BYTES: String(props.imageFetch.maxBytes),
+        IMAGE_FETCH_TIMEOUT_MS: String(props.imageFetch.timeoutMs),
+      },
+    });
+
+    const proxy = new HandlerFunction(this, 'Proxy', {
+      handler: 'proxy',
+      description: 'POST detect-faces / get-face-embeddings -> internal ALB -> vendor container',
+      logRetention,
+      memorySize: 1024,
+      // API Gateway gives up at 29 s; the backend call gives up at 25 s and answers 504 itself.
+      timeout: Duration.seconds(30),
+      ...inVpc,
+      environment: {
+        BACKEND_URL: props.backend.url,
+        BACKEND_TIMEOUT_MS: String(LIMITS.defaultBackendTimeoutMs),
+        FETCH_IMAGE_FUNCTION_NAME: fetchImage.fn.functionName,
+      },
+    });
+    // The proxy invokes the unqualified function by name: no version or alias ARNs needed.
+    proxy.role.addToPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fetchImage.fn.functionArn] }));
+
+    const compareEnvironment: Record<string, string> = { COMPARE_MODE: props.compare.mode };
+    let afterCompareBundling: ((inputDir: string, outputDir: string) => string[]) | undefined;
+    if (props.compare.mode === 'table') {
+      const tableFile = projectPath(props.compare.scoreTableFile, props.projectDir);
+      compareEnvironment.SCORE_TABLE = SCORE_TABLE_BUNDLE_FILE;
+      afterCompareBundling = (_inputDir, outputDir) => [`cp "${tableFile}" "${outputDir}/${SCORE_TABLE_BUNDLE_FILE}"`];
+    } else {
+      compareEnvironment.BACKEND_URL = props.backend.url;
+      compareEnvironment.BACKEND_TIMEOUT_MS = String(LIMITS.defaultBackendTimeoutMs);
+    }
+    const compare = new HandlerFunction(this, 'Compare', {
+      handler: 'compare',
+      description: `POST compare-face-embeddings (${props.compare.mode === 'table' ? 'calibrated score table' : 'forwarded to the container'})`,
+      logRetention,
+      memorySize: 512,
+      timeout: Duration.seconds(props.compare.mode === 'table' ? 10 : 30),
+      // Only a forwarding compare needs the VPC (to reach the ALB).
+      ...(props.compare.mode === 'forward' ? inVpc : {}),
+      environment: compareEnvironment,
+      afterBundling: afterCompareBundling,
+    });
+
+    let docs: HandlerFunction | undefined;
+    if (config.docs !== 'off') {
+      docs = new HandlerFunction(this, 'Docs', {
+        handler: 'docs',
+        description: 'GET /swagger/index.html, Swagger UI assets and /swagger/v1/swagger.json',
+        logRetention,
+        memorySize: 256,
+        environment: { SWAGGER_UI_DIR: `/var/task/${SWAGGER_UI_BUNDLE_DIR}` },
+        afterBundling: (inputDir, outputDir) => [
+          `mkdir -p "${outputDir}/${SWAGGER_UI_BUNDLE_DIR}"`,
+          ...SWAGGER_UI_ASSETS.map((file) => `cp "${inputDir}/node_modules/swagger-ui-dist/${file}" "${outputDir}/${SWAGGER_UI_BUNDLE_DIR}/${file}"`),
+        ],
+      });
+    }
+
+    const authorizerEnvironment: Record<string, string> = {};
+    let bearerSecret: secretsmanager.Secret | undefined;
+    if (props.jwt) {
+      authorizerEnvironment.JWT_ISSUER = props.jwt.issuer;
+      authorizerEnvironment.JWT_AUDIENCE = props.jwt.audience.join(',');
+      if (props.jwt.jwksUri) authorizerEnvironment.JWT_JWKS_URI = props.jwt.jwksUri;
+      // The API key value Bearer callers are metered under: generated, never in the template.
+      bearerSecret = new secretsmanager.Secret(this, 'BearerUsageKey', {
+        description: 'API key value that Bearer-token callers are metered under (usage plan "bearer")',
+        generateSecretString: { excludePunctuation: true, passwordLength: 40 },
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      Validations.of(bearerSecret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason: 'The value is an API Gateway key id-bound usage key that never leaves AWS (authorizer -> API Gateway); rotating it needs the API key replaced in the same step, done by redeploying.',
+      });
+      authorizerEnvironment.JWT_USAGE_KEY_SECRET_ID = bearerSecret.secretArn;
+    }
+    const authorizerFn = new HandlerFunction(this, 'AuthorizerFunction', {
+      handler: 'authorizer',
+      description: 'REQUEST authorizer: Authorization: ApiKey <key> | Bearer <jwt> (outside the VPC: fetches the JWKS)',
+      logRetention,
+      memorySize: 256,
+      environment: authorizerEnvironment,
+    });
+    bearerSecret?.grantRead(authorizerFn.role);
+
+    this.functions = { authorizer: authorizerFn, proxy, fetchImage, compare, docs };
+
+    // --- REST API ---
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    this.api = new apigw.RestApi(this, 'Api', {
+      // The name is the CloudWatch metrics dimension (ApiName): unique per stack, not the construct id.
+      restApiName: Stack.of(this).stackName,
+      description: 'Face Verification API (vendor container hosted in this account)',
+      endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
+      // The key arrives as "Authorization: ApiKey <key>"; the authorizer hands it over as usageIdentifierKey.
+      apiKeySourceType: apigw.ApiKeySourceType.AUTHORIZER,
+      // Access and execution logging need the account's API Gateway CloudWatch role (one per account and region).
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
+      deployOptions: {
+        stageName: config.stageName,
+        tracingEnabled: true,
+        accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogGroup),
+        accessLogFormat: apigw.AccessLogFormat.custom(ACCESS_LOG_FORMAT),
+        loggingLevel: apigw.MethodLoggingLevel.ERROR,
+        // Full request/response logging would write images and embeddings to CloudWatch.
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+        throttlingRateLimit: config.throttle.rateLimit,
+        throttlingBurstLimit: config.throttle.burstLimit,
+      },
+    });
+    const cloudWatchRole = this.api.node.tryFindChild('CloudWatchRole');
+    if (cloudWatchRole) {
+      Validations.of(cloudWatchRole).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason: 'The account-level role API Gateway uses to write logs; AWS documents this managed policy for it.',
+      });
+    }
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG2',
+      reason: 'Requests are validated in the handlers by the shared zod schema, so AWS and the laptop gateway answer the same problem JSON naming the field.',
+    });
+
+    this.authorizer = new apigw.RequestAuthorizer(this, 'Authorizer', {
+      handler: authorizerFn.fn,
+      identitySources: [apigw.IdentitySource.header('Authorization')],
+      resultsCacheTtl: Duration.seconds(config.authorizerCacheTtlSeconds),
+    });
+
+    const secured: apigw.MethodOptions = {
+      authorizer: this.authorizer,
+      authorizationType: apigw.AuthorizationType.CUSTOM,
+      apiKeyRequired: true,
+    };
+    const integration = (fn: HandlerFunction) =>
+      new apigw.LambdaIntegration(fn.fn, { proxy: true, allowTestInvoke: false, timeout: Duration.millis(LIMITS.apiGatewayIntegrationTimeoutMs) });
+    const resourceAt = (parts: readonly string[]) => parts.reduce<apigw.IResource>((parent, part) => parent.getResource(part) ?? parent.addResource(part), this.api.root);
+
+    resourceAt(ROUTES.detectFaces).addMethod('POST', integration(proxy), secured);
+    resourceAt(ROUTES.getFaceEmbeddings).addMethod('POST', integration(proxy), secured);
+    resourceAt(ROUTES.compareFaceEmbeddings).addMethod('POST', integration(compare), secured);
+
+    if (docs) {
+      const swagger = this.api.root.addResource('swagger');
+      const docsOptions: apigw.MethodOptions = config.docs === 'public' ? { authorizationType: apigw.AuthorizationType.NONE } : secured;
+      const docsIntegration = integration(docs);
+      const root = swagger.addMethod('GET', docsIntegration, docsOptions);
+      const assets = swagger.addResource('{proxy+}').addMethod('GET', docsIntegration, docsOptions);
+      if (config.docs === 'public') {
+        for (const method of [root, assets]) {
+          Validations.of(method).acknowledge({ id: 'AwsSolutions-APIG4', reason: 'Swagger UI and the OpenAPI document are public by configuration (api.docs = "public"), as the vendor container serves them.' });
+          Validations.of(method).acknowledge({ id: 'AwsSolutions-COG4', reason: 'Swagger UI and the OpenAPI document are public by configuration (api.docs = "public").' });
+        }
+      }
+    }
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-COG4',
+      reason: 'Clients authenticate as with the vendor: "Authorization: ApiKey <key>" or a Bearer JWT from the customer\'s own issuer, checked by the Lambda REQUEST authorizer; Cognito is not part of that contract.',
+    });
+
+    for (const response of GATEWAY_RESPONSES) {
+      this.api.addGatewayResponse(response.id, {
+        type: response.type,
+        ...(response.status ? { statusCode: String(response.status) } : {}),
+        responseHeaders: {
+          'Content-Type': `'${PROBLEM_CONTENT_TYPE}'`,
+          ...(response.status === 401 ? { 'WWW-Authenticate': "'ApiKey, Bearer'" } : {}),
+        },
+        templates: { 'application/json': gatewayResponseTemplate(response.kind, response.detail) },
+      });
+    }
+
+    // --- clients: one key and one usage plan each (API Gateway generates the key values) ---
+    const stage = this.api.deploymentStage;
+    for (const client of config.clients) {
+      const id = pascal(client.name);
+      const apiKey = new apigw.ApiKey(this, `ApiKey${id}`, {
+        description: `API key of client "${client.name}"`,
+        enabled: true,
+      });
+      const throttle = client.throttle ?? config.throttle;
+      const quota = client.quota ?? config.quota;
+      const usagePlan = new apigw.UsagePlan(this, `UsagePlan${id}`, {
+        description: `Usage plan of client "${client.name}"`,
+        apiStages: [{ api: this.api, stage }],
+        throttle: { rateLimit: throttle.rateLimit, burstLimit: throttle.burstLimit },
+        ...(quota ? { quota: { limit: quota.limit, period: apigw.Period[quota.period] } } : {}),
+      });
+      usagePlan.addApiKey(apiKey);
+      this.clients.push({ name: client.name, apiKey, usagePlan });
+    }
+    if (props.jwt && bearerSecret) {
+      // CloudFormation resolves the dynamic reference at deploy time: the value is not in the template.
+      const apiKey = new apigw.ApiKey(this, 'ApiKeyBearer', {
+        description: 'Usage key of Bearer-token callers (value in the BearerUsageKey secret)',
+        enabled: true,
+        value: bearerSecret.secretValue.unsafeUnwrap(),
+      });
+      const throttle = props.jwt.throttle ?? config.throttle;
+      const usagePlan = new apigw.UsagePlan(this, 'UsagePlanBearer', {
+        description: 'Usage plan of Bearer-token callers',
+        apiStages: [{ api: this.api, stage }],
+        throttle: { rateLimit: throttle.rateLimit, burstLimit: throttle.burstLimit },
+        ...(config.quota ? { quota: { limit: config.quota.limit, period: apigw.Period[config.quota.period] } } : {}),
+      });
+      usagePlan.addApiKey(apiKey);
+      this.bearer = { apiKey, usagePlan, secret: bearerSecret };
+    }
+
+    // --- WAF ---
+    if (config.waf.enabled) {
+      this.webAcl = createWebAcl(this, config.waf.rateLimitPer5Minutes);
+      // stageArn refers to the Stage resource, so the association waits for the stage.
+      new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', {
+        resourceArn: stage.stageArn,
+        webAclArn: this.webAcl.attrArn,
+      });
+    } else {
+      Validations.of(stage).acknowledge({ id: 'AwsSolutions-APIG3', reason: 'WAF turned off by configuration (api.waf.enabled = false).' });
+    }
+
+    // --- custom domain ---
+    this.url = this.api.url;
+    if (config.customDomain) {
+      const domain = config.customDomain;
+      this.domainName = new apigw.DomainName(this, 'DomainName', {
+        domainName: domain.domainName,
+        certificate: acm.Certificate.fromCertificateArn(this, 'Certificate', domain.certificateArn),
+        endpointType: apigw.EndpointType.REGIONAL,
+        securityPolicy: apigw.SecurityPolicy.TLS_1_2,
+      });
+      this.domainName.addBasePathMapping(this.api, { stage });
+      if (domain.hostedZoneId && domain.hostedZoneName) {
+        const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', { hostedZoneId: domain.hostedZoneId, zoneName: domain.hostedZoneName });
+        new route53.ARecord(this, 'AliasRecord', {
+          zone,
+          recordName: domain.domainName,
+          target: route53.RecordTarget.fromAlias(new route53Targets.ApiGatewayDomain(this.domainName)),
+        });
+      }
+      this.url = `https://${domain.domainName}/`;
+    }
+  }
+
+  /** All handler functions (for monitoring). */
+  allFunctions(): HandlerFunction[] {
+    const { authorizer, proxy, fetchImage, compare, docs } = this.functions;
+    return [authorizer, proxy, fetchImage, compare, ...(docs ? [docs] : [])];
+  }
+}
+
+/** `my-client` -> `MyClient` (construct ids and output keys). */
+export function pascal(name: string): string {
+  return name
+    .split(/[^a-zA-Z0-9]+/)
+    .filter(Boolean)
+    .map((part) => part[0]!.toUpperCase() + part.slice(1))
+    .join('');
+}
+
+/**
+ * The web ACL: AWS managed common rules (with the 8 KB body-size rule counted,
+ * not blocking: base64 images are far larger) and a per-IP rate-based rule
+ * answering 429 with a problem body. Sampled requests stay off: they would
+ * keep request headers (the Authorization key) for the console.
+ */
+function createWebAcl(scope: Construct, rateLimit: number): wafv2.CfnWebACL {
+  const visibility = (metricName: string): wafv2.CfnWebACL.VisibilityConfigProperty => ({
+    cloudWatchMetricsEnabled: true,
+    metricName,
+    sampledRequestsEnabled: false,
+  });
+  const name = Stack.of(scope).stackName;
+  return new wafv2.CfnWebACL(scope, 'WebAcl', {
+    scope: 'REGIONAL',
+    defaultAction: { allow: {} },
+    visibilityConfig: visibility(`${name}-web-acl`),
+    customResponseBodies: {
+      'too-many-requests': {
+        contentType: 'APPLICATION_JSON',
+        content: JSON.stringify(problem('too-many-requests', 'Too many requests from this address; retry later.')),
+      },
+    },
+    rules: [
+      {
+        name: 'AWSManagedRulesCommonRuleSet',
+        priority: 1,
+        overrideAction: { none: {} },
+        statement: {
+          managedRuleGroupStatement: {
+            vendorName: 'AWS',
+            name: 'AWSManagedRulesCommonRuleSet',
+            // SizeRestrictions_BODY blocks bodies over 8 KB; an image is up to 6 MB of base64.
+            ruleActionOverrides: [{ name: 'SizeRestrictions_BODY', actionToUse: { count: {} } }],
+          },
+        },
+        visibilityConfig: visibility('common-rules'),
+      },
+      {
+        name: 'RateLimitPerIp',
+        priority: 2,
+        action: { block: { customResponse: { responseCode: 429, customResponseBodyKey: 'too-many-requests' } } },
+        statement: { rateBasedStatement: { limit: rateLimit, aggregateKeyType: 'IP', evaluationWindowSec: 300 } },
+        visibilityConfig: visibility('rate-limit-per-ip'),
+      },
+    ],
+  });
+}

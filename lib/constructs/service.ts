@@ -1,0 +1,341 @@
+/**
+ * The vendor container on ECS behind an internal ALB: Fargate (CPU) or an EC2
+ * GPU capacity provider. The task definition maps the guide's `docker run`
+ * flags (facts.md): `--read-only` -> readonlyRootFilesystem, `--memory=16G` ->
+ * hard memory 16384 MiB, `-p 8080:8080`, `-e ACTIVATION_KEY` -> an ECS secret
+ * from Secrets Manager; on EC2 also `--security-opt=no-new-privileges` ->
+ * dockerSecurityOptions and `--pids-limit=128` -> ECS_TASK_PIDS_LIMIT in the
+ * instance's ecs.config. Fargate has neither of the last two.
+ */
+import { Duration, RemovalPolicy, Size, Validations } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { CONTAINER_MEMORY_LIMIT_MIB, FARGATE_MEMORY_BY_CPU, type AppConfig, type ComputeConfig } from '../config.js';
+
+/** The port the vendor container listens on (`-p 8080:8080/tcp`). */
+export const CONTAINER_PORT = 8080;
+/** The container's name in the task definition (the image mirror's CONTAINER_NAME). */
+export const CONTAINER_NAME = 'face-verification-api';
+/** The guide's `--pids-limit=128`, enforced by the ECS agent on EC2 (amazon-ecs-agent#3923). */
+export const TASK_PIDS_LIMIT = 128;
+/** Size of each tmpfs scratch mount on EC2 (MiB); it counts against the container's memory. */
+export const TMPFS_SIZE_MIB = 1024;
+
+export interface FaceServiceProps {
+  readonly vpc: ec2.IVpc;
+  /** The VPC's IPv4 CIDR (literal): the client group may reach its HTTPS endpoints. */
+  readonly vpcCidr: string;
+  /** Subnets for tasks, instances and the ALB. */
+  readonly subnets: ec2.SubnetSelection;
+  /** Fargate or EC2 GPU, with sizes. */
+  readonly compute: ComputeConfig;
+  /** Task counts and scaling targets. */
+  readonly tasks: AppConfig['tasks'];
+  /** Health check path and scratch directories. */
+  readonly container: AppConfig['container'];
+  /** The container image (from ImageSupply). */
+  readonly image: ecs.ContainerImage;
+  /** Holds the vendor's activation key (becomes ACTIVATION_KEY). */
+  readonly activationKey: secretsmanager.ISecret;
+  /** Retention of the container log group. */
+  readonly logRetention: logs.RetentionDays;
+}
+
+/** The ECS service, its load balancer and what callers need to reach it. */
+export class FaceService extends Construct {
+  public readonly cluster: ecs.Cluster;
+  public readonly taskDefinition: ecs.TaskDefinition;
+  public readonly container: ecs.ContainerDefinition;
+  public readonly service: ecs.FargateService | ecs.Ec2Service;
+  public readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  public readonly targetGroup: elbv2.ApplicationTargetGroup;
+  /** Attach this group to a function to let it call the ALB (and the VPC's HTTPS endpoints). */
+  public readonly clientSecurityGroup: ec2.SecurityGroup;
+  /** `http://<internal ALB DNS name>`: the proxy's BACKEND_URL. */
+  public readonly backendUrl: string;
+  /** The container log group. */
+  public readonly logGroup: logs.LogGroup;
+  /** EC2 GPU only. */
+  public readonly autoScalingGroup?: autoscaling.AutoScalingGroup;
+  /** EC2 GPU only. */
+  public readonly capacityProvider?: ecs.AsgCapacityProvider;
+
+  constructor(scope: Construct, id: string, props: FaceServiceProps) {
+    super(scope, id);
+    const { compute, tasks, container, vpc, subnets } = props;
+    if (tasks.max < tasks.min) throw new Error(`FaceService: tasks.max (${tasks.max}) must be at least tasks.min (${tasks.min}).`);
+    if (compute.mode === 'fargate') {
+      const range = FARGATE_MEMORY_BY_CPU[compute.cpu];
+      if (!range || compute.memoryMiB < Math.max(range.min, CONTAINER_MEMORY_LIMIT_MIB) || compute.memoryMiB > range.max) {
+        throw new Error(`FaceService: Fargate cpu ${compute.cpu} with memory ${compute.memoryMiB} MiB cannot hold the 16 GiB container.`);
+      }
+    }
+
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+      enableFargateCapacityProviders: compute.mode === 'fargate',
+    });
+
+    this.logGroup = new logs.LogGroup(this, 'ContainerLogs', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    const serviceSecurityGroup = new ec2.SecurityGroup(this, 'TaskSecurityGroup', {
+      vpc,
+      description: 'Face verification tasks: inbound only from the internal ALB',
+      // Outbound reaches only the VPC endpoints: the subnets have no route to the internet.
+      allowAllOutbound: true,
+    });
+
+    const linuxParameters = new ecs.LinuxParameters(this, 'LinuxParameters');
+    // Nothing in the guide asks for a capability; port 8080 needs no NET_BIND_SERVICE.
+    linuxParameters.dropCapabilities(ecs.Capability.ALL);
+
+    const containerOptions: ecs.ContainerDefinitionOptions = {
+      containerName: CONTAINER_NAME,
+      image: props.image,
+      memoryLimitMiB: CONTAINER_MEMORY_LIMIT_MIB,
+      readonlyRootFilesystem: true,
+      portMappings: [{ containerPort: CONTAINER_PORT, protocol: ecs.Protocol.TCP, name: 'http' }],
+      secrets: { ACTIVATION_KEY: ecs.Secret.fromSecretsManager(props.activationKey) },
+      linuxParameters,
+      logging: ecs.LogDrivers.awsLogs({
+        streamPrefix: 'api',
+        logGroup: this.logGroup,
+        // Never block the application on CloudWatch Logs back-pressure.
+        mode: ecs.AwsLogDriverMode.NON_BLOCKING,
+        maxBufferSize: Size.mebibytes(25),
+      }),
+    };
+
+    if (compute.mode === 'fargate') {
+      const taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
+        cpu: compute.cpu,
+        memoryLimitMiB: compute.memoryMiB,
+        ephemeralStorageGiB: compute.ephemeralStorageGiB,
+        // The vendor publishes an x86_64 image (assumed: the guide names no platform).
+        runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+      });
+      this.taskDefinition = taskDefinition;
+      this.container = taskDefinition.addContainer('Api', containerOptions);
+      // Fargate has no tmpfs: scratch directories are task volumes on the task's ephemeral storage.
+      container.scratchPaths.forEach((path, index) => {
+        const name = `scratch-${index}`;
+        taskDefinition.addVolume({ name });
+        this.container.addMountPoints({ sourceVolume: name, containerPath: path, readOnly: false });
+      });
+    } else {
+      const taskDefinition = new ecs.Ec2TaskDefinition(this, 'TaskDefinition', {
+        networkMode: ecs.NetworkMode.AWS_VPC,
+      });
+      this.taskDefinition = taskDefinition;
+      linuxParameters.addTmpfs(
+        ...container.scratchPaths.map((path) => ({
+          containerPath: path,
+          size: TMPFS_SIZE_MIB,
+          mountOptions: [ecs.TmpfsMountOption.NOSUID, ecs.TmpfsMountOption.NODEV, ecs.TmpfsMountOption.NOEXEC],
+        })),
+      );
+      this.container = taskDefinition.addContainer('Api', {
+        ...containerOptions,
+        // Placement uses the soft reservation: a 16 GiB instance registers less than 16384 MiB with ECS.
+        memoryReservationMiB: Math.min(compute.memoryReservationMiB, CONTAINER_MEMORY_LIMIT_MIB),
+        gpuCount: 1,
+        dockerSecurityOptions: ['no-new-privileges'],
+      });
+      // aws-cdk-lib adds AWS_REGION (a non-secret) to awsvpc containers on EC2; nothing else is an environment variable.
+      Validations.of(taskDefinition).acknowledge({
+        id: 'AwsSolutions-ECS2',
+        reason: 'The only environment variable is AWS_REGION, which aws-cdk-lib adds to awsvpc containers on EC2; ACTIVATION_KEY is an ECS secret from Secrets Manager.',
+      });
+      const { asg, capacityProvider } = this.createGpuCapacity(compute, vpc, subnets);
+      this.autoScalingGroup = asg;
+      this.capacityProvider = capacityProvider;
+    }
+
+    const baseServiceProps = {
+      cluster: this.cluster,
+      desiredCount: tasks.desired,
+      vpcSubnets: subnets,
+      securityGroups: [serviceSecurityGroup],
+      circuitBreaker: { enable: true, rollback: true },
+      // Never fewer healthy tasks than desired during a deployment; new tasks start first.
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      healthCheckGracePeriod: Duration.seconds(tasks.healthCheckGracePeriodSeconds),
+      propagateTags: ecs.PropagatedTagSource.SERVICE,
+    };
+    if (compute.mode === 'fargate') {
+      this.service = new ecs.FargateService(this, 'Service', {
+        ...baseServiceProps,
+        taskDefinition: this.taskDefinition,
+        assignPublicIp: false,
+        platformVersion: compute.platformVersion === 'LATEST' ? ecs.FargatePlatformVersion.LATEST : ecs.FargatePlatformVersion.VERSION1_4,
+      });
+    } else {
+      this.service = new ecs.Ec2Service(this, 'Service', {
+        ...baseServiceProps,
+        taskDefinition: this.taskDefinition,
+        capacityProviderStrategies: [{ capacityProvider: this.capacityProvider!.capacityProviderName, weight: 1 }],
+        placementStrategies: [ecs.PlacementStrategy.spreadAcross(ecs.BuiltInAttributes.AVAILABILITY_ZONE)],
+      });
+      // The service needs the capacity provider attached to the cluster first.
+      this.service.node.addDependency(this.cluster);
+    }
+
+    const albSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
+      vpc,
+      description: 'Internal ALB: inbound only from the API functions',
+      allowAllOutbound: false,
+    });
+    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
+      vpc,
+      vpcSubnets: subnets,
+      internetFacing: false,
+      securityGroup: albSecurityGroup,
+      dropInvalidHeaderFields: true,
+      // Above the proxy's 25 s backend timeout so the proxy, not the ALB, decides.
+      idleTimeout: Duration.seconds(60),
+    });
+    Validations.of(this.loadBalancer).acknowledge({
+      id: 'AwsSolutions-ELB2',
+      reason: 'Internal ALB reachable only from the proxy/compare functions; every request is already in the API Gateway JSON access log and the functions\' logs (access logs to S3 would add a bucket and duplicate them).',
+    });
+    const listener = this.loadBalancer.addListener('Http', {
+      port: 80,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      open: false,
+    });
+    this.targetGroup = listener.addTargets('Api', {
+      port: CONTAINER_PORT,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      targets: [this.service.loadBalancerTarget({ containerName: CONTAINER_NAME, containerPort: CONTAINER_PORT })],
+      healthCheck: {
+        path: container.healthCheckPath,
+        healthyHttpCodes: '200',
+        interval: Duration.seconds(15),
+        timeout: Duration.seconds(5),
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 3,
+      },
+      deregistrationDelay: Duration.seconds(30),
+    });
+
+    this.clientSecurityGroup = new ec2.SecurityGroup(this, 'ClientSecurityGroup', {
+      vpc,
+      description: 'API functions in the VPC: to the internal ALB and to the VPC endpoints',
+      allowAllOutbound: false,
+    });
+    this.loadBalancer.connections.allowFrom(this.clientSecurityGroup, ec2.Port.tcp(80), 'API functions to the internal ALB');
+    // HTTPS to the interface endpoints (Lambda for fetch-image, X-Ray), which sit in the VPC's CIDR.
+    this.clientSecurityGroup.addEgressRule(ec2.Peer.ipv4(props.vpcCidr), ec2.Port.tcp(443), 'VPC interface endpoints');
+    this.backendUrl = `http://${this.loadBalancer.loadBalancerDnsName}`;
+
+    const scaling = this.service.autoScaleTaskCount({ minCapacity: tasks.min, maxCapacity: tasks.max });
+    scaling.scaleOnRequestCount('Requests', {
+      requestsPerTarget: tasks.requestsPerTarget,
+      targetGroup: this.targetGroup,
+      scaleInCooldown: Duration.minutes(5),
+      scaleOutCooldown: Duration.minutes(1),
+    });
+    scaling.scaleOnCpuUtilization('Cpu', {
+      targetUtilizationPercent: tasks.cpuTargetPercent,
+      scaleInCooldown: Duration.minutes(5),
+      scaleOutCooldown: Duration.minutes(1),
+    });
+
+    Validations.of(this.taskDefinition).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ecr:GetAuthorizationToken (image pull) is account-wide and supports no resource-level permission.',
+    });
+  }
+
+  private createGpuCapacity(compute: Extract<ComputeConfig, { mode: 'ec2-gpu' }>, vpc: ec2.IVpc, subnets: ec2.SubnetSelection) {
+    const role = new iam.Role(this, 'InstanceRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: 'ECS container instances (GPU)',
+    });
+    const securityGroup = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', {
+      vpc,
+      description: 'ECS GPU container instances: no inbound; tasks have their own ENIs',
+      allowAllOutbound: true,
+    });
+    const userData = ec2.UserData.forLinux();
+    userData.addCommands(
+      // --pids-limit=128 (docker run in the vendor guide), applied by the agent to every task.
+      `echo ECS_TASK_PIDS_LIMIT=${TASK_PIDS_LIMIT} >> /etc/ecs/ecs.config`,
+      // Tasks (awsvpc) must not read the instance role's credentials from IMDS.
+      'echo ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config',
+      'echo ECS_ENABLE_GPU_SUPPORT=true >> /etc/ecs/ecs.config',
+      ...(compute.warmPool ? ['echo ECS_WARM_POOL_CHECK=true >> /etc/ecs/ecs.config'] : []),
+    );
+    const launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
+      // Resolved at deploy time from the public SSM parameter (no synth lookup).
+      machineImage: ecs.EcsOptimizedImage.amazonLinux2023(ecs.AmiHardwareType.GPU),
+      instanceType: new ec2.InstanceType(compute.instanceType),
+      requireImdsv2: true,
+      httpPutResponseHopLimit: 1,
+      role,
+      securityGroup,
+      userData,
+      detailedMonitoring: true,
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: ec2.BlockDeviceVolume.ebs(compute.rootVolumeGiB, {
+            encrypted: true,
+            volumeType: ec2.EbsDeviceVolumeType.GP3,
+            deleteOnTermination: true,
+          }),
+        },
+      ],
+    });
+    const asg = new autoscaling.AutoScalingGroup(this, 'Instances', {
+      vpc,
+      vpcSubnets: subnets,
+      launchTemplate,
+      minCapacity: compute.minInstances,
+      maxCapacity: compute.maxInstances,
+      healthChecks: autoscaling.HealthChecks.ec2({ gracePeriod: Duration.minutes(5) }),
+      defaultInstanceWarmup: Duration.minutes(5),
+    });
+    if (compute.warmPool) {
+      asg.addWarmPool({
+        minSize: compute.warmPool.minSize,
+        poolState: autoscaling.PoolState.STOPPED,
+        reuseOnScaleIn: compute.warmPool.reuseOnScaleIn,
+      });
+    }
+    const capacityProvider = new ecs.AsgCapacityProvider(this, 'CapacityProvider', {
+      autoScalingGroup: asg,
+      enableManagedScaling: true,
+      enableManagedTerminationProtection: true,
+      enableManagedDraining: true,
+      targetCapacityPercent: 100,
+      machineImageType: ecs.MachineImageType.AMAZON_LINUX_2,
+    });
+    this.cluster.addAsgCapacityProvider(capacityProvider);
+
+    Validations.of(asg).acknowledge({
+      id: 'AwsSolutions-AS3',
+      reason: 'ECS managed scaling drives this group; task health, unhealthy targets and ECS CPU/memory alarms notify the alarm topic instead of per-instance scaling notifications.',
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Action::ecs:Submit*]',
+      reason: 'aws-cdk-lib\'s ECS instance policy: the agent reports container and task state changes (ecs:SubmitContainerStateChange, SubmitTaskStateChange, ...) for this cluster.',
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'The ECS agent\'s registration and polling calls (ecs:DiscoverPollEndpoint, ecs:Poll, ecr:GetAuthorizationToken, logs) support no resource-level permission; aws-cdk-lib scopes the rest to this cluster.',
+    });
+    return { asg, capacityProvider };
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * Smoke test against any endpoint (the laptop gateway or a deployed stage):
+ * the vendor guide's three calls plus the main error cases, with pass/fail and
+ * latency per call.
+ *
+ *   npm run smoke -- --url <base URL> --api-key <key> [--image <jpeg|png>] [--no-docs]
+ *
+ * The key may come from SMOKE_API_KEY instead of the command line (shell history).
+ * Nothing printed contains the key, an image or an embedding: only statuses,
+ * timings, counts and the server's problem `detail`.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+/** The three API paths and the docs page (vendor guide). */
+const PATHS = {
+  detectFaces: 'v1/face-verification/detect-faces',
+  getFaceEmbeddings: 'v1/face-verification/get-face-embeddings',
+  compareFaceEmbeddings: 'v1/face-verification/compare-face-embeddings',
+  swaggerUi: 'swagger/index.html',
+} as const;
+
+const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export interface SmokeOptions {
+  /** Base URL, e.g. `http://127.0.0.1:8080` or the stack's `ApiUrl` output. */
+  readonly url: string;
+  /** A valid API key (sent as `Authorization: ApiKey <key>`). */
+  readonly apiKey: string;
+  /** JPEG/PNG with at least one face. @default face-api's demo/sample1.jpg */
+  readonly imagePath?: string;
+  /** Check GET /swagger/index.html too (off when docs are private or off). @default true */
+  readonly docs?: boolean;
+  /** Per-request timeout. @default 60000 (a cold GPU task can be slow) */
+  readonly timeoutMs?: number;
+  /** Where progress lines go. @default none */
+  readonly log?: (line: string) => void;
+}
+
+export interface SmokeResult {
+  readonly name: string;
+  readonly passed: boolean;
+  readonly status: number;
+  readonly latencyMs: number;
+  /** Why it failed, or a short note on what was seen. */
+  readonly note: string;
+}
+
+export interface SmokeReport {
+  readonly passed: boolean;
+  readonly results: readonly SmokeResult[];
+}
+
+/** The default image: a real photo shipped with @vladmandic/face-api. */
+export function defaultImagePath(): string {
+  const dir = dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json'));
+  return join(dir, 'demo', 'sample1.jpg');
+}
+
+interface Reply {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: any;
+  readonly latencyMs: number;
+}
+
+/** A failed expectation inside a check (its message becomes the result's note). */
+class CheckFailed extends Error {}
+
+function expectThat(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new CheckFailed(message);
+}
+
+/** Runs every check in order; never throws for a failed check (only for bad options). */
+export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
+  if (!/^https?:\/\//.test(options.url)) throw new Error('--url must be an http(s) URL');
+  if (!options.apiKey) throw new Error('--api-key (or SMOKE_API_KEY) is required');
+  const base = options.url.endsWith('/') ? options.url : `${options.url}/`;
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const log = options.log ?? (() => undefined);
+  const imageBase64 = readFileSync(options.imagePath ?? defaultImagePath()).toString('base64');
+  const auth = { authorization: `ApiKey ${options.apiKey}` };
+
+  async function call(method: 'GET' | 'POST', path: string, body?: string, headers: Record<string, string> = auth): Promise<Reply> {
+    const started = performance.now();
+    const response = await fetch(new URL(path, base), {
+      method,
+      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await response.text();
+    const latencyMs = performance.now() - started;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    return { status: response.status, contentType: response.headers.get('content-type') ?? '', body: parsed, latencyMs };
+  }
+
+  const results: SmokeResult[] = [];
+  let embedding: number[] | undefined;
+
+  async function check(name: string, run: () => Promise<{ reply: Reply; note: string }>): Promise<void> {
+    let result: SmokeResult;
+    try {
+      const { reply, note } = await run();
+      result = { name, passed: true, status: reply.status, latencyMs: reply.latencyMs, note };
+    } catch (err) {
+      const reply = (err as { reply?: Reply }).reply;
+      result = {
+        name,
+        passed: false,
+        status: reply?.status ?? 0,
+        latencyMs: reply?.latencyMs ?? 0,
+        note: err instanceof CheckFailed ? err.message : `request failed: ${(err as Error).name}: ${(err as Error).message}`,
+      };
+    }
+    results.push(result);
+    log(formatResult(result));
+  }
+
+  /** Runs a request and its assertions; a failed assertion carries the reply for the report. */
+  async function expectReply(request: () => Promise<Reply>, assert: (reply: Reply) => string): Promise<{ reply: Reply; note: string }> {
+    const reply = await request();
+    try {
+      return { reply, note: assert(reply) };
+    } catch (err) {
+      throw Object.assign(err as Error, { reply });
+    }
+  }
+
+  const problemDetail = (reply: Reply) => (typeof reply.body?.detail === 'string' ? ` (${reply.body.detail.slice(0, 160)})` : '');
+  const expectProblem = (reply: Reply, status: number, field?: string) => {
+    expectThat(reply.status === status, `expected ${status}, got ${reply.status}${problemDetail(reply)}`);
+    expectThat(reply.contentType.startsWith(PROBLEM_CONTENT_TYPE), `expected ${PROBLEM_CONTENT_TYPE}, got "${reply.contentType}"`);
+    expectThat(reply.body?.status === status && typeof reply.body?.title === 'string', 'the body is not a problem document with this status');
+    if (field) expectThat(JSON.stringify(reply.body).includes(field), `the problem does not name the field "${field}"`);
+    return `problem: ${reply.body.title}`;
+  };
+
+  if (options.docs ?? true) {
+    await check('GET /swagger/index.html (Swagger UI)', () =>
+      expectReply(
+        () => call('GET', PATHS.swaggerUi, undefined, {}),
+        (reply) => {
+          expectThat(reply.status === 200, `expected 200, got ${reply.status}`);
+          expectThat(reply.contentType.startsWith('text/html'), `expected text/html, got "${reply.contentType}"`);
+          return 'HTML served';
+        },
+      ),
+    );
+  }
+
+  await check('guide 1: detect-faces (maxFaceCount 10)', () =>
+    expectReply(
+      () => call('POST', PATHS.detectFaces, JSON.stringify({ image: { bytes: imageBase64 }, maxFaceCount: 10 })),
+      (reply) => {
+        expectThat(reply.status === 200, `expected 200, got ${reply.status}${problemDetail(reply)}`);
+        const faces = reply.body?.faces;
+        expectThat(Array.isArray(faces) && faces.length > 0, 'expected at least one face in "faces"');
+        for (const face of faces) {
+          expectThat(typeof face.confidence === 'number' && face.confidence >= 0 && face.confidence <= 1, 'faces[].confidence must be a number in [0, 1]');
+          const box = face.boundingBox ?? {};
+          expectThat(['x', 'y', 'width', 'height'].every((k) => Number.isInteger(box[k])), 'faces[].boundingBox must have integer x, y, width, height');
+        }
+        expectThat(Number.isInteger(reply.body.unprocessedFaceCount), 'unprocessedFaceCount must be an integer');
+        return `${faces.length} face(s)`;
+      },
+    ),
+  );
+
+  await check('guide 2: get-face-embeddings (maxFaceCount 1)', () =>
+    expectReply(
+      () => call('POST', PATHS.getFaceEmbeddings, JSON.stringify({ image: { bytes: imageBase64 }, maxFaceCount: 1 })),
+      (reply) => {
+        expectThat(reply.status === 200, `expected 200, got ${reply.status}${problemDetail(reply)}`);
+        const faces = reply.body?.faces;
+        expectThat(Array.isArray(faces) && faces.length === 1, `expected exactly 1 face with maxFaceCount 1, got ${Array.isArray(faces) ? faces.length : 'none'}`);
+        const vector = faces[0].embedding;
+        expectThat(Array.isArray(vector) && vector.length > 0 && vector.every((n: unknown) => typeof n === 'number' && Number.isFinite(n)), 'faces[0].embedding must be a non-empty array of numbers');
+        expectThat(typeof faces[0].face?.confidence === 'number', 'faces[0].face.confidence must be a number');
+        embedding = vector;
+        return `embedding of ${vector.length} numbers`;
+      },
+    ),
+  );
+
+  await check('guide 3: compare-face-embeddings (a face with itself)', async () => {
+    expectThat(embedding, 'skipped: no embedding from the previous call');
+    return expectReply(
+      () => call('POST', PATHS.compareFaceEmbeddings, JSON.stringify({ embedding1: embedding, embedding2: embedding })),
+      (reply) => {
+        expectThat(reply.status === 200, `expected 200, got ${reply.status}${problemDetail(reply)}`);
+        const similarity = reply.body?.similarity;
+        expectThat(Number.isInteger(similarity) && similarity >= -1 && similarity <= 100, 'similarity must be an integer in [-1, 100]');
+        // The guide: reject matches below 70; a face compared with itself must pass.
+        expectThat(similarity >= 70, `a face with itself scored ${similarity}, below the guide's threshold 70`);
+        return `similarity ${similarity}`;
+      },
+    );
+  });
+
+  const detectBody = JSON.stringify({ image: { bytes: imageBase64 }, maxFaceCount: 1 });
+  await check('error: no Authorization header -> 401', () => expectReply(() => call('POST', PATHS.detectFaces, detectBody, {}), (reply) => expectProblem(reply, 401)));
+  await check('error: unknown API key -> 401', () =>
+    expectReply(() => call('POST', PATHS.detectFaces, detectBody, { authorization: 'ApiKey smoke-test-invalid-key-000000000000' }), (reply) => expectProblem(reply, 401)),
+  );
+  await check('error: body is not JSON -> 400', () => expectReply(() => call('POST', PATHS.detectFaces, '{"image": '), (reply) => expectProblem(reply, 400)));
+  await check('error: no image -> 400 naming image', () => expectReply(() => call('POST', PATHS.detectFaces, JSON.stringify({ maxFaceCount: 1 })), (reply) => expectProblem(reply, 400, 'image')));
+  await check('error: maxFaceCount 11 -> 400 naming maxFaceCount', () =>
+    expectReply(() => call('POST', PATHS.detectFaces, JSON.stringify({ image: { bytes: imageBase64 }, maxFaceCount: 11 })), (reply) => expectProblem(reply, 400, 'maxFaceCount')),
+  );
+  await check('error: image.bytes is not an image -> 400', () =>
+    expectReply(() => call('POST', PATHS.getFaceEmbeddings, JSON.stringify({ image: { bytes: Buffer.from('not an image').toString('base64') } })), (reply) => expectProblem(reply, 400, 'image')),
+  );
+  await check('error: compare without embedding1 -> 400 naming embedding1', () =>
+    expectReply(() => call('POST', PATHS.compareFaceEmbeddings, JSON.stringify({ embedding2: [0.1, 0.2] })), (reply) => expectProblem(reply, 400, 'embedding1')),
+  );
+  await check('error: unknown path -> 404', () => expectReply(() => call('POST', 'v1/face-verification/no-such-call', detectBody), (reply) => expectProblem(reply, 404)));
+
+  return { passed: results.every((r) => r.passed), results };
+}
+
+/** One report line: PASS/FAIL, status, latency, name, note. */
+export function formatResult(result: SmokeResult): string {
+  const status = result.status === 0 ? '---' : String(result.status);
+  return `${result.passed ? 'PASS' : 'FAIL'}  ${status}  ${result.latencyMs.toFixed(0).padStart(6)} ms  ${result.name}${result.note ? `: ${result.note}` : ''}`;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      url: { type: 'string' },
+      'api-key': { type: 'string' },
+      image: { type: 'string' },
+      'no-docs': { type: 'boolean', default: false },
+      'timeout-ms': { type: 'string' },
+    },
+  });
+  const url = values.url;
+  const apiKey = values['api-key'] ?? process.env.SMOKE_API_KEY;
+  if (!url || !apiKey) {
+    console.error('usage: npm run smoke -- --url <base URL> --api-key <key> [--image <file>] [--no-docs] [--timeout-ms <ms>]\n       (or set SMOKE_API_KEY instead of --api-key)');
+    process.exit(2);
+  }
+  console.log(`smoke test of ${url}`);
+  const report = await runSmoke({
+    url,
+    apiKey,
+    imagePath: values.image,
+    docs: !values['no-docs'],
+    timeoutMs: values['timeout-ms'] ? Number(values['timeout-ms']) : undefined,
+    log: (line) => console.log(line),
+  });
+  const failed = report.results.filter((r) => !r.passed).length;
+  console.log(`${report.results.length - failed}/${report.results.length} passed`);
+  process.exit(report.passed ? 0 : 1);
+}
+
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (invokedDirectly) {
+  main().catch((error: unknown) => {
+    console.error(`smoke failed: ${(error as Error).message}`);
+    process.exit(2);
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * The whole app: stack names, stable outputs, one snapshot per stack (asset
+ * hashes normalised), weak cross-stack references, and cdk-nag's AwsSolutions
+ * checks with no unacknowledged finding in every compute and image mode.
+ */
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stackNames } from '../../lib/app.js';
+import type { AppConfigInput } from '../../lib/config.js';
+import { writeCalibratedTable } from './calibrated-table.js';
+import { cdkJsonContext, normaliseTemplate, synth, type Synthesized } from './synth.js';
+
+describe('the default app (no configuration at all), with cdk-nag', () => {
+  let app: Synthesized;
+  beforeAll(() => {
+    // cdk-nag runs inside synth: an unacknowledged finding would throw here.
+    app = synth({}, { nag: true });
+  });
+  afterAll(() => app.cleanup());
+
+  it('GIVEN no configuration WHEN synthesized THEN three stacks named after the stage exist', () => {
+    expect(stackNames('dev')).toEqual({ foundation: 'FaceVerification-dev-Foundation', service: 'FaceVerification-dev-Service', api: 'FaceVerification-dev-Api' });
+    expect(app.assembly.stacks.map((s) => s.stackName).sort()).toEqual(['FaceVerification-dev-Api', 'FaceVerification-dev-Foundation', 'FaceVerification-dev-Service']);
+  });
+
+  it('THEN the outputs operators read have stable keys', () => {
+    expect(Object.keys(app.json('foundation').Outputs)).toEqual(expect.arrayContaining(['ActivationKeySecretName', 'VendorCredentialsSecretName', 'AlarmTopicArn', 'VpcId']));
+    expect(Object.keys(app.json('service').Outputs)).toEqual(expect.arrayContaining(['EcrRepositoryUri', 'ImageUri', 'ClusterName', 'ServiceName', 'ImageMirrorFunctionName']));
+    expect(Object.keys(app.json('api').Outputs)).toEqual(expect.arrayContaining(['ApiUrl', 'SwaggerUrl', 'ApiKeyIdDefault', 'UsagePlanIdDefault', 'DashboardUrl']));
+    expect(app.json('foundation').Outputs.ActivationKeySecretName.Value).toBe('face-verification/dev/activation-key');
+    expect(JSON.stringify(app.json('api').Outputs.SwaggerUrl.Value)).toContain('swagger/index.html');
+  });
+
+  it('THEN the stacks read each other through Fn::GetStackOutput (weak references), not exports that lock the producer', () => {
+    for (const stack of ['foundation', 'service', 'api'] as const) {
+      const text = JSON.stringify(app.json(stack));
+      expect(text).not.toContain('Fn::ImportValue');
+      expect(Object.values(app.json(stack).Outputs as Record<string, any>).filter((o) => o.Export)).toEqual([]);
+    }
+    expect(JSON.stringify(app.json('service'))).toContain('"Fn::GetStackOutput":{"StackName":"FaceVerification-dev-Foundation"');
+  });
+
+  it('THEN the created secrets and the ECR repository are retained on stack deletion, log groups are not', () => {
+    const foundation = app.json('foundation').Resources as Record<string, any>;
+    const secrets = Object.values(foundation).filter((r) => r.Type === 'AWS::SecretsManager::Secret');
+    expect(secrets).toHaveLength(2);
+    for (const secret of secrets) expect(secret.DeletionPolicy).toBe('Retain');
+    for (const group of Object.values(app.json('api').Resources as Record<string, any>).filter((r) => r.Type === 'AWS::Logs::LogGroup')) expect(group.DeletionPolicy).toBe('Delete');
+  });
+
+  it('THEN no secret value, key value or image appears in any template', () => {
+    for (const stack of ['foundation', 'service', 'api'] as const) {
+      const text = JSON.stringify(app.json(stack));
+      expect(text).not.toMatch(/"SecretString"\s*:|"Value"\s*:\s*"[A-Za-z0-9]{20,}"|\/9j\/4AAQ|ACTIVATION_KEY","Value"/);
+    }
+  });
+
+  for (const stack of ['foundation', 'service', 'api'] as const) {
+    it(`THEN the ${stack} stack matches its snapshot (asset hashes normalised)`, async () => {
+      const text = `${JSON.stringify(normaliseTemplate(app.json(stack)), null, 2)}\n`;
+      expect(text).not.toContain('/work/');
+      await expect(text).toMatchFileSnapshot(`./__snapshots__/${stack}-stack.template.json`);
+    });
+  }
+});
+
+describe('cdk-nag in every mode: no unacknowledged finding', () => {
+  const modes: Array<[string, AppConfigInput]> = [
+    ['EC2 GPU with a warm pool', { compute: { mode: 'ec2-gpu', warmPool: { minSize: 1 } } }],
+    ['pull-through image supply', { imageSupply: { mode: 'pull-through' } }],
+    ['external image', { imageSupply: { mode: 'external', imageUri: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/face:1.2.3' } }],
+    [
+      'existing VPC, keys imported by name and ARN, follow rollout',
+      {
+        network: {
+          mode: 'existing',
+          vpcId: 'vpc-0123456789abcdef0',
+          vpcCidr: '10.1.0.0/16',
+          subnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
+          routeTableIds: ['rtb-0123456789abcdef0', 'rtb-0123456789abcdef1'],
+          availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+        },
+        activationKey: { secretName: 'face/activation-key' },
+        imageSupply: { mode: 'mirror', rollout: 'follow', vendorCredentials: { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:vendor-AbCdEf' } },
+      },
+    ],
+    [
+      'Bearer JWT, private docs, custom domain, WAF off, score table, region-pinned',
+      {
+        env: { account: '123456789012', region: 'eu-west-1' },
+        network: { mode: 'new', azCount: 3, availabilityZones: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'] },
+        jwt: { issuer: 'https://login.example.com', audience: ['face'] },
+        compare: { mode: 'table', scoreTableFile: writeCalibratedTable() },
+        api: {
+          docs: 'private',
+          waf: { enabled: false },
+          customDomain: { domainName: 'face.example.com', certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc' },
+        },
+      },
+    ],
+  ];
+
+  it.each(modes)('GIVEN %s WHEN synthesized with AwsSolutionsChecks THEN synth succeeds', (_name, input) => {
+    const app = synth(input, { nag: true });
+    try {
+      expect(app.assembly.stacks).toHaveLength(3);
+    } finally {
+      app.cleanup();
+    }
+  });
+
+  it('GIVEN a resource nobody acknowledged WHEN synthesized with AwsSolutionsChecks THEN synth fails naming the rule (the check can fail)', () => {
+    const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Unsafe');
+    new sns.Topic(stack, 'PlainTopic');
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).toThrow(/AwsSolutions-SNS[23]/);
+  });
+});
