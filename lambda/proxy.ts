@@ -3,8 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { createBackendClient } from './shared/backend-client.js';
 import { envInt, envString, requireEnv } from './shared/env.js';
 import { createFaceProxyHandler } from './shared/face-proxy.js';
-import { createImageFetcher, imageFetchConfigFromEnv } from './shared/image-fetch/index.js';
-import { lambdaImageFetcher } from './shared/image-source.js';
+import { lambdaImageFetcher, urlImagesDisabled } from './shared/image-source.js';
 import { LIMITS } from './shared/limits.js';
 
 const logger = new Logger({ serviceName: 'face-proxy' });
@@ -15,7 +14,7 @@ export const handler = createFaceProxyHandler({
     baseUrl: requireEnv(process.env, 'BACKEND_URL'),
     timeoutMs: envInt(process.env, 'BACKEND_TIMEOUT_MS', LIMITS.defaultBackendTimeoutMs, { min: 100, max: LIMITS.apiGatewayIntegrationTimeoutMs - 500 }),
   }),
-  // In AWS the download runs in the fetch-image function, outside the VPC; without one, in-process.
-  imageFetcher: fetchFunction ? lambdaImageFetcher(fetchFunction) : createImageFetcher(imageFetchConfigFromEnv(process.env)),
+  // The download runs in the fetch-image function, outside the VPC (this function has no internet route).
+  imageFetcher: fetchFunction ? lambdaImageFetcher(fetchFunction) : urlImagesDisabled,
   logger,
 });

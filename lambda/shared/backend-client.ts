@@ -1,10 +1,12 @@
 /**
  * The one HTTP client for the face verification backend (the vendor container
  * behind the internal ALB, or the embedded engine locally). Keep-alive pooled
- * connections; a deadline below API Gateway's 29 s; every failure mapped to a
- * 502/503/504 problem, client errors the backend reports relayed as 4xx.
+ * connections (node:http, so the Lambda bundles stay small); a deadline below
+ * API Gateway's 29 s; every failure mapped to a 502/503/504 problem, client
+ * errors the backend reports relayed as 4xx.
  */
-import { Agent, errors as undiciErrors, request } from 'undici';
+import http from 'node:http';
+import https from 'node:https';
 import type { z } from 'zod';
 import { LIMITS } from './limits.js';
 import { ApiError, isProblem } from './problem.js';
@@ -28,15 +30,19 @@ export interface BackendClient {
   close(): Promise<void>;
 }
 
-const CONNECTION_REFUSED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+interface RawResponse {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  /** undefined when the body exceeded the cap. */
+  readonly body: Buffer | undefined;
+}
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'CONNECT_TIMEOUT']);
 
 function mapTransportError(error: unknown, timeoutMs: number): ApiError {
-  const err = error as { name?: string; code?: string; cause?: { code?: string } };
-  const code = err.code ?? err.cause?.code;
-  if (err.name === 'TimeoutError' || err.name === 'AbortError' || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
-    return new ApiError('gateway-timeout', `The backend did not answer within ${timeoutMs} ms.`, { cause: error });
-  }
-  if (code && CONNECTION_REFUSED.has(code)) {
+  const err = error as { name?: string; code?: string };
+  if (err.code === 'DEADLINE') return new ApiError('gateway-timeout', `The backend did not answer within ${timeoutMs} ms.`, { cause: error });
+  if (err.code && UNREACHABLE.has(err.code)) {
     return new ApiError('service-unavailable', 'The backend is not reachable; retry later.', { headers: { 'retry-after': '1' }, cause: error });
   }
   return new ApiError('bad-gateway', 'The connection to the backend failed before a complete answer arrived.', { cause: error });
@@ -44,91 +50,123 @@ function mapTransportError(error: unknown, timeoutMs: number): ApiError {
 
 export function createBackendClient(config: BackendClientConfig): BackendClient {
   const timeoutMs = config.timeoutMs ?? LIMITS.defaultBackendTimeoutMs;
+  const connectTimeoutMs = config.connectTimeoutMs ?? 3000;
   const maxResponseBytes = config.maxResponseBytes ?? 8 * 1024 * 1024;
-  const base = new URL(config.baseUrl);
-  const agent = new Agent({
-    connect: { timeout: config.connectTimeoutMs ?? 3000 },
-    keepAliveTimeout: 30_000,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-  });
-  const urlFor = (path: string) => new URL(path.replace(/^\//, ''), base.href.endsWith('/') ? base : `${base.href}/`);
+  const base = new URL(config.baseUrl.endsWith('/') ? config.baseUrl : `${config.baseUrl}/`);
+  const transport = base.protocol === 'https:' ? https : http;
+  // Idle sockets are closed after 4 s, before typical server keep-alive timeouts (5 s) close them under us.
+  const agent = new transport.Agent({ keepAlive: true, maxSockets: 64, timeout: 4_000 });
 
-  async function readCapped(body: AsyncIterable<Uint8Array> & { destroy?: (e?: Error) => void }): Promise<Buffer | undefined> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of body) {
-      size += chunk.byteLength;
-      if (size > maxResponseBytes) {
-        body.destroy?.();
-        return undefined;
-      }
-      chunks.push(Buffer.from(chunk));
+  function send(method: 'GET' | 'POST', path: string, payload: Buffer | undefined, headers: Record<string, string>, deadlineMs: number): Promise<RawResponse> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        req.destroy();
+        reject(error);
+      };
+      const req = transport.request(new URL(path.replace(/^\//, ''), base), {
+        method,
+        agent,
+        headers: { ...headers, ...(payload ? { 'content-length': String(payload.length) } : {}) },
+      });
+      const deadline = setTimeout(() => fail(Object.assign(new Error('deadline'), { code: 'DEADLINE' })), deadlineMs);
+      req.on('socket', (socket) => {
+        if (!socket.connecting) return;
+        const connectTimer = setTimeout(() => fail(Object.assign(new Error('connect timeout'), { code: 'CONNECT_TIMEOUT' })), connectTimeoutMs);
+        socket.once('connect', () => clearTimeout(connectTimer));
+        socket.once('close', () => clearTimeout(connectTimer));
+      });
+      req.on('error', (error) => fail(Object.assign(error, { reusedSocket: req.reusedSocket })));
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxResponseBytes) {
+            settled = true;
+            clearTimeout(deadline);
+            req.destroy();
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: undefined });
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('error', (error) => fail(error));
+        res.on('aborted', () => fail(Object.assign(new Error('response aborted'), { code: 'ECONNRESET' })));
+        res.on('end', () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(deadline);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+        });
+      });
+      req.end(payload);
+    });
+  }
+
+  async function sendWithRetry(method: 'GET' | 'POST', path: string, payload: Buffer | undefined, headers: Record<string, string>, deadlineMs: number): Promise<RawResponse> {
+    try {
+      return await send(method, path, payload, headers, deadlineMs);
+    } catch (error) {
+      // A pooled socket the server already closed (Lambda freezes between invocations) fails at once
+      // with ECONNRESET; the request never reached the backend, so one retry on a fresh socket is safe.
+      const err = error as { code?: string; reusedSocket?: boolean };
+      if (err.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) return send(method, path, payload, headers, deadlineMs);
+      throw error;
     }
-    return Buffer.concat(chunks);
   }
 
   return {
     async postJson(path, payload, responseSchema, requestId) {
-      let response;
+      let response: RawResponse;
       try {
-        response = await request(urlFor(path), {
-          method: 'POST',
-          dispatcher: agent,
-          headers: { 'content-type': 'application/json', accept: 'application/json', 'x-request-id': requestId },
-          body: payload,
-          signal: AbortSignal.timeout(timeoutMs),
-        });
+        response = await sendWithRetry('POST', path, Buffer.from(payload), { 'content-type': 'application/json', accept: 'application/json', 'x-request-id': requestId }, timeoutMs);
       } catch (error) {
         throw mapTransportError(error, timeoutMs);
       }
-      let raw: Buffer | undefined;
-      try {
-        raw = await readCapped(response.body);
-      } catch (error) {
-        throw mapTransportError(error, timeoutMs);
-      }
-      if (raw === undefined) throw new ApiError('bad-gateway', `The backend's answer exceeded ${maxResponseBytes} bytes.`);
-      const { statusCode } = response;
+      if (response.body === undefined) throw new ApiError('bad-gateway', `The backend's answer exceeded ${maxResponseBytes} bytes.`);
+      const { status } = response;
       let parsed: unknown;
       try {
-        parsed = JSON.parse(raw.toString('utf8'));
+        parsed = JSON.parse(response.body.toString('utf8'));
       } catch {
         parsed = undefined;
       }
-      if (statusCode === 200) {
+      if (status === 200) {
         const result = responseSchema.safeParse(parsed);
         if (!result.success) throw new ApiError('bad-gateway', 'The backend answered 200 with a body that does not match the API contract.');
         return result.data;
       }
       // The backend's own verdict on the client's input (e.g. an image that does not decode) is relayed.
-      if (statusCode === 400 || statusCode === 413 || statusCode === 415 || statusCode === 422) {
-        const detail = isProblem(parsed) && typeof parsed.detail === 'string' ? parsed.detail : `The backend refused the request (HTTP ${statusCode}).`;
-        const kind = statusCode === 413 ? 'payload-too-large' : statusCode === 415 ? 'unsupported-media-type' : 'image-rejected';
+      if (status === 400 || status === 413 || status === 415 || status === 422) {
+        const detail = isProblem(parsed) && typeof parsed.detail === 'string' ? parsed.detail : `The backend refused the request (HTTP ${status}).`;
+        const kind = status === 413 ? 'payload-too-large' : status === 415 ? 'unsupported-media-type' : 'image-rejected';
         throw new ApiError(kind, detail);
       }
-      if (statusCode === 429 || statusCode === 503) {
+      if (status === 429 || status === 503) {
         const retryAfter = response.headers['retry-after'];
         throw new ApiError('service-unavailable', 'The backend is overloaded; retry later.', {
-          headers: { 'retry-after': typeof retryAfter === 'string' ? retryAfter : '1' },
+          headers: { 'retry-after': typeof retryAfter === 'string' && /^\d{1,5}$/.test(retryAfter) ? retryAfter : '1' },
         });
       }
       // 401/403 mean our activation or routing is wrong, not the client's credentials.
-      throw new ApiError('bad-gateway', `The backend answered HTTP ${statusCode}.`);
+      throw new ApiError('bad-gateway', `The backend answered HTTP ${status}.`);
     },
 
     async probe(path, probeTimeoutMs) {
       try {
-        const response = await request(urlFor(path), { method: 'GET', dispatcher: agent, signal: AbortSignal.timeout(probeTimeoutMs) });
-        await response.body.dump();
-        return response.statusCode >= 200 && response.statusCode < 400;
+        const response = await send('GET', path, undefined, {}, probeTimeoutMs);
+        return response.status >= 200 && response.status < 400;
       } catch {
         return false;
       }
     },
 
     async close() {
-      await agent.close();
+      agent.destroy();
     },
   };
 }

@@ -1,15 +1,14 @@
 /**
  * The API contract, one source: zod schemas for the vendor's three operations,
  * field for field as in the vendor guide. Validation, TypeScript types and the
- * OpenAPI document (`openapi.ts`) are all derived from these schemas.
+ * OpenAPI document (`openapi.ts`) are all derived from these schemas. Metadata uses zod's own
+ * `.meta()` (read by zod-to-openapi), so handlers that validate do not bundle the OpenAPI generator.
  */
-import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
-import { z } from 'zod';
+import * as z from 'zod';
 import { base64ImageProblem } from './image-bytes.js';
 import { LIMITS } from './limits.js';
 import { ApiError, type FieldError } from './problem.js';
 
-extendZodWithOpenApi(z);
 
 /** The paths of the vendor's hosted API, kept identical. */
 export const PATHS = {
@@ -37,7 +36,7 @@ const ImageBytes = z
   })
   .nullable()
   .optional()
-  .openapi({ description: 'Base 64 string encoded binary jpeg or png image', example: '/9j/4AAQSkZJRgABAQEAYABgAAD...' });
+  .meta({ description: 'Base 64 string encoded binary jpeg or png image', example: '/9j/4AAQSkZJRgABAQEAYABgAAD...' });
 
 const ImageUrl = z
   .string({ error: 'must be a URL string or null' })
@@ -45,7 +44,7 @@ const ImageUrl = z
   .refine(isHttpUrl, { error: 'must be an absolute http:// or https:// URL' })
   .nullable()
   .optional()
-  .openapi({ description: 'URL of a jpeg or png image (http or https, at most 2,048 characters)', example: null });
+  .meta({ description: 'URL of a jpeg or png image (http or https, at most 2,048 characters)', example: null });
 
 export const ImageSchema = z
   .object(
@@ -58,7 +57,7 @@ export const ImageSchema = z
     if (hasBytes && hasUrl) ctx.addIssue({ code: 'custom', message: 'give exactly one of image.bytes or image.url, not both' });
     if (!hasBytes && !hasUrl) ctx.addIssue({ code: 'custom', message: 'one of image.bytes or image.url is required' });
   })
-  .openapi('Image', { description: 'The image to process: exactly one of `bytes` or `url`.' });
+  .meta({ id: 'Image', description: 'The image to process: exactly one of `bytes` or `url`.' });
 
 const MaxFaceCount = z
   .number({ error: `must be an integer from ${LIMITS.minFaceCount} to ${LIMITS.maxFaceCount}` })
@@ -66,55 +65,55 @@ const MaxFaceCount = z
   .min(LIMITS.minFaceCount, { error: `must be at least ${LIMITS.minFaceCount}` })
   .max(LIMITS.maxFaceCount, { error: `must be at most ${LIMITS.maxFaceCount}` })
   .default(LIMITS.defaultFaceCount)
-  .openapi({ description: 'Maximum number of faces to return (1 to 10)', example: 1 });
+  .meta({ description: 'Maximum number of faces to return (1 to 10)', example: 1 });
 
 /** Request of detect-faces and get-face-embeddings. */
 export const FaceImageRequestSchema = z
   .object({ image: ImageSchema, maxFaceCount: MaxFaceCount }, { error: 'the body must be a JSON object' })
-  .openapi('FaceImageRequest', {
+  .meta({ id: 'FaceImageRequest',
     example: { image: { bytes: '/9j/4AAQSkZJRgABAQEAYABgAAD...', url: null }, maxFaceCount: 1 },
   });
 
 export const BoundingBoxSchema = z
   .object({
-    x: z.number().int().openapi({ description: 'Horizontal position of the detected face bounding box' }),
-    y: z.number().int().openapi({ description: 'Vertical position of the detected face bounding box' }),
-    width: z.number().int().openapi({ description: 'Width of the detected face bounding box' }),
-    height: z.number().int().openapi({ description: 'Height of the detected face bounding box' }),
+    x: z.number().int().meta({ description: 'Horizontal position of the detected face bounding box' }),
+    y: z.number().int().meta({ description: 'Vertical position of the detected face bounding box' }),
+    width: z.number().int().meta({ description: 'Width of the detected face bounding box' }),
+    height: z.number().int().meta({ description: 'Height of the detected face bounding box' }),
   })
-  .openapi('BoundingBox', { description: 'Model for the bounding box of a detected face (pixels of the displayed image)' });
+  .meta({ id: 'BoundingBox', description: 'Model for the bounding box of a detected face (pixels of the displayed image)' });
 
 export const FaceSchema = z
   .object({
-    confidence: z.number().min(0).max(1).openapi({ description: 'Face detection score in [0.0, 1.0] (higher is better)' }),
+    confidence: z.number().min(0).max(1).meta({ description: 'Face detection score in [0.0, 1.0] (higher is better)' }),
     boundingBox: BoundingBoxSchema,
   })
-  .openapi('Face', { description: 'Model for face detection' });
+  .meta({ id: 'Face', description: 'Model for face detection' });
 
 export const DetectFacesResponseSchema = z
   .object({
-    faces: z.array(FaceSchema).nullable().openapi({ description: 'Faces found on the image' }),
-    unprocessedFaceCount: z.number().int().min(0).openapi({
+    faces: z.array(FaceSchema).nullable().meta({ description: 'Faces found on the image' }),
+    unprocessedFaceCount: z.number().int().min(0).meta({
       description: 'Number of faces found on the image but not returned (filtered out by maxFaceCount)',
     }),
   })
-  .openapi('DetectFacesResponse', {
+  .meta({ id: 'DetectFacesResponse',
     example: { faces: [{ confidence: 0.9876, boundingBox: { x: 120, y: 80, width: 200, height: 250 } }], unprocessedFaceCount: 0 },
   });
 
-const EmbeddingOut = z.array(z.number()).nullable().openapi({ description: 'Face verification embedding of the face' });
+const EmbeddingOut = z.array(z.number()).nullable().meta({ description: 'Face verification embedding of the face' });
 
 export const GetFaceEmbeddingsResponseSchema = z
   .object({
     faces: z
-      .array(z.object({ face: FaceSchema, embedding: EmbeddingOut }).openapi('FaceEmbedding'))
+      .array(z.object({ face: FaceSchema, embedding: EmbeddingOut }).meta({ id: 'FaceEmbedding' }))
       .nullable()
-      .openapi({ description: 'Faces found on the image' }),
-    unprocessedFaceCount: z.number().int().min(0).openapi({
+      .meta({ description: 'Faces found on the image' }),
+    unprocessedFaceCount: z.number().int().min(0).meta({
       description: 'Number of faces found on the image but whose embedding was not calculated (filtered out by maxFaceCount)',
     }),
   })
-  .openapi('GetFaceEmbeddingsResponse', {
+  .meta({ id: 'GetFaceEmbeddingsResponse',
     example: {
       faces: [{ face: { confidence: 0.9876, boundingBox: { x: 120, y: 80, width: 200, height: 250 } }, embedding: [0.123, -0.456, 0.789] }],
       unprocessedFaceCount: 0,
@@ -136,8 +135,8 @@ const EmbeddingIn = z
 export const CompareFaceEmbeddingsRequestSchema = z
   .object(
     {
-      embedding1: EmbeddingIn.openapi({ description: 'Embedding to compare', example: [0.123, -0.456, 0.789] }),
-      embedding2: EmbeddingIn.openapi({ description: 'Embedding to compare with', example: [0.125, -0.45, 0.792] }),
+      embedding1: EmbeddingIn.meta({ description: 'Embedding to compare', example: [0.123, -0.456, 0.789] }),
+      embedding2: EmbeddingIn.meta({ description: 'Embedding to compare with', example: [0.125, -0.45, 0.792] }),
     },
     { error: 'the body must be a JSON object' },
   )
@@ -150,33 +149,33 @@ export const CompareFaceEmbeddingsRequestSchema = z
       });
     }
   })
-  .openapi('CompareFaceEmbeddingsRequest', {
+  .meta({ id: 'CompareFaceEmbeddingsRequest',
     example: { embedding1: [0.123, -0.456, 0.789], embedding2: [0.125, -0.45, 0.792] },
   });
 
 export const CompareFaceEmbeddingsResponseSchema = z
   .object({
-    similarity: z.number().int().min(-1).max(100).openapi({
+    similarity: z.number().int().min(-1).max(100).meta({
       description:
         'Similarity between the two embeddings in [-1, 100] (higher is better). Reject matches below 70. ' +
         'Vendor thresholds: 95 -> FPR 1e-6, 90 -> 1e-5, 80 -> 1e-4, 70 -> 1e-3 (vendor score function only).',
     }),
   })
-  .openapi('CompareFaceEmbeddingsResponse', { example: { similarity: 85 } });
+  .meta({ id: 'CompareFaceEmbeddingsResponse', example: { similarity: 85 } });
 
 export const ProblemSchema = z
   .object({
-    type: z.string().openapi({ example: 'urn:face-verification:problem:validation-error' }),
-    title: z.string().openapi({ example: 'The request is not valid' }),
-    status: z.number().int().openapi({ example: 400 }),
-    detail: z.string().openapi({ example: 'image.bytes: must be a JPEG or PNG image' }),
-    requestId: z.string().optional().openapi({ description: 'Also in the x-request-id response header and the server log' }),
+    type: z.string().meta({ example: 'urn:face-verification:problem:validation-error' }),
+    title: z.string().meta({ example: 'The request is not valid' }),
+    status: z.number().int().meta({ example: 400 }),
+    detail: z.string().meta({ example: 'image.bytes: must be a JPEG or PNG image' }),
+    requestId: z.string().optional().meta({ description: 'Also in the x-request-id response header and the server log' }),
     errors: z
       .array(z.object({ field: z.string(), reason: z.string() }))
       .optional()
-      .openapi({ description: 'Each invalid field and why it was refused' }),
+      .meta({ description: 'Each invalid field and why it was refused' }),
   })
-  .openapi('Problem', { description: 'RFC 9457 problem details (application/problem+json)' });
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' });
 
 export type FaceImageRequest = z.infer<typeof FaceImageRequestSchema>;
 export type DetectFacesResponse = z.infer<typeof DetectFacesResponseSchema>;

@@ -4,7 +4,8 @@
  * code in-process (`createImageFetcher`). Both satisfy `ImageUrlFetcher`.
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { imageBytesFromResult, type FetchImageEvent, type FetchImageResult, type ImageFetcher } from './image-fetch/index.js';
+import type { ImageFetcher } from './image-fetch/fetch-image.js';
+import { imageBytesFromResult, type FetchImageEvent, type FetchImageResult } from './image-fetch/result.js';
 import { ApiError, PROBLEM_KINDS } from './problem.js';
 
 export type ImageUrlFetcher = ImageFetcher;
@@ -44,3 +45,11 @@ export function lambdaImageFetcher(functionName: string, client: LambdaClient = 
     },
   };
 }
+
+/** For a deployment without a fetch-image function: `image.url` is refused with a clear 400. */
+export const urlImagesDisabled: ImageUrlFetcher = {
+  async fetch() {
+    const reason = 'is not enabled in this deployment; send the image as image.bytes';
+    throw new ApiError('image-url-rejected', `image.url ${reason}`, { errors: [{ field: 'image.url', reason }] });
+  },
+};

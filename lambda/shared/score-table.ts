@@ -4,7 +4,7 @@
  * ships its own table; a vendor table comes from calibration (a later step).
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const SCORE_TABLE_FORMAT = 'face-verification-score-table/v1';
 

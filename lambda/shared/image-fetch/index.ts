@@ -20,12 +20,10 @@ export {
   IMAGE_FETCH_USER_AGENT,
   MAX_IMAGE_BYTES_LIMIT,
   createImageFetcher,
-  imageBytesFromResult,
   imageFetchConfigFromEnv,
-  type FetchImageEvent,
-  type FetchImageResult,
   type HostResolver,
   type ImageFetchConfig,
   type ImageFetcher,
   type ResolvedAddress,
 } from './fetch-image.js';
+export { imageBytesFromResult, type FetchImageEvent, type FetchImageResult } from './result.js';
