@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { loadScoreTable } from '../lambda/shared/score-table.js';
+import { deployableTableProblem, loadScoreTable } from '../lambda/shared/score-table.js';
 
 /** The vendor's registry and repository, from the vendor guide's `docker pull` line. */
 export const VENDOR_REGISTRY = '249265253269.dkr.ecr.eu-west-1.amazonaws.com';
@@ -390,9 +390,9 @@ export const AppConfigSchema = z
       // DESIGN.md: only a table verified against the vendor container may answer compares in Lambda.
       const file = projectPath(config.compare.scoreTableFile);
       try {
-        const table = loadScoreTable(file);
-        if (!table.calibrated) {
-          ctx.addIssue({ code: 'custom', path: ['compare', 'scoreTableFile'], message: `${config.compare.scoreTableFile} is not calibrated ("calibrated": false): use compare.mode "forward" until a table is verified against the vendor container` });
+        const problem = deployableTableProblem(loadScoreTable(file));
+        if (problem) {
+          ctx.addIssue({ code: 'custom', path: ['compare', 'scoreTableFile'], message: `${config.compare.scoreTableFile} ${problem}: use compare.mode "forward" until a table is verified against the vendor container` });
         }
       } catch (err) {
         ctx.addIssue({ code: 'custom', path: ['compare', 'scoreTableFile'], message: existsSync(file) ? (err as Error).message : `${config.compare.scoreTableFile} does not exist` });

@@ -100,3 +100,45 @@ export function scoreEmbeddings(table: ScoreTable, a: readonly number[], b: read
   const cos = cosine(a, b);
   return Number.isNaN(cos) ? table.zeroVector : scoreForCosine(table, cos);
 }
+
+/** What `npm run calibrate` records about how a table was verified (see scripts/calibration/calibrate.ts). */
+export const CalibrationRecordSchema = z
+  .object({
+    endpoint: z.string(),
+    imageDigest: z.string().nullable(),
+    date: z.string(),
+    requests: z.number().int().nonnegative(),
+    invariance: z.object({ pairs: z.number().int(), passed: z.boolean() }).passthrough(),
+    verification: z
+      .object({
+        randomPairs: z.number().int().nonnegative(),
+        straddlingPairs: z.number().int().nonnegative(),
+        mismatches: z.number().int().nonnegative(),
+        edgeCasesMatch: z.boolean(),
+        passed: z.boolean(),
+      })
+      .passthrough(),
+  })
+  .passthrough();
+
+/** Fewest random pairs a table must have reproduced before it may answer compares in AWS. */
+export const MIN_VERIFIED_RANDOM_PAIRS = 1000;
+
+/**
+ * Why a table may not answer compares in a deployment (undefined when it may):
+ * it must be marked calibrated and carry a passed verification record with at least
+ * 1,000 random pairs, no mismatch, matching edge cases and passed invariance checks.
+ */
+export function deployableTableProblem(table: ScoreTable): string | undefined {
+  if (!table.calibrated) return 'is not calibrated ("calibrated": false)';
+  const record = CalibrationRecordSchema.safeParse((table as Record<string, unknown>).calibration);
+  if (!record.success) return 'has no calibration record (run npm run calibrate against the vendor container)';
+  const { invariance, verification } = record.data;
+  if (!invariance.passed) return 'failed the cosine-invariance checks';
+  if (!verification.passed || verification.mismatches > 0) return `failed verification (${verification.mismatches} mismatches)`;
+  if (!verification.edgeCasesMatch) return 'answers edge cases differently from the backend';
+  if (verification.randomPairs < MIN_VERIFIED_RANDOM_PAIRS) {
+    return `was verified on ${verification.randomPairs} random pairs; at least ${MIN_VERIFIED_RANDOM_PAIRS} are required`;
+  }
+  return undefined;
+}

@@ -14,7 +14,7 @@ import {
   parseConfig,
   type AppConfigInput,
 } from '../../lib/config.js';
-import { writeCalibratedTable } from './calibrated-table.js';
+import { PASSED_CALIBRATION, writeCalibratedTable } from './calibrated-table.js';
 
 /** The error message parseConfig throws for `input` (fails the test when it does not throw). */
 function configError(input: unknown): string {
@@ -159,6 +159,16 @@ describe('compare.mode "table" needs a calibrated score table', () => {
 
   it('GIVEN a file that is not a score table WHEN parsed THEN the table error is reported on the field', () => {
     expect(configError({ compare: { mode: 'table', scoreTableFile: 'package.json' } })).toMatch(/compare\.scoreTableFile: score table .*package\.json: format/);
+  });
+
+  it.each([
+    ['no calibration record', { calibration: undefined }, /has no calibration record/],
+    ['a failed verification', { calibration: { ...PASSED_CALIBRATION, verification: { ...PASSED_CALIBRATION.verification, mismatches: 3, passed: false } } }, /failed verification \(3 mismatches\)/],
+    ['too few random pairs', { calibration: { ...PASSED_CALIBRATION, verification: { ...PASSED_CALIBRATION.verification, randomPairs: 200 } } }, /verified on 200 random pairs; at least 1000/],
+    ['edge cases that differ', { calibration: { ...PASSED_CALIBRATION, verification: { ...PASSED_CALIBRATION.verification, edgeCasesMatch: false } } }, /answers edge cases differently/],
+  ])('GIVEN a table marked calibrated but with %s WHEN parsed THEN synth refuses it', (_name, overrides, message) => {
+    const file = writeCalibratedTable(overrides);
+    expect(configError({ compare: { mode: 'table', scoreTableFile: file } })).toMatch(message);
   });
 
   it('GIVEN a calibrated table WHEN parsed THEN it is accepted', () => {

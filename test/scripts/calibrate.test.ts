@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cosine, scoreEmbeddings } from '../../lambda/shared/score-table.js';
+import { cosine, deployableTableProblem, loadScoreTable, scoreEmbeddings } from '../../lambda/shared/score-table.js';
 import { calibrate } from '../../scripts/calibration/calibrate.js';
 import { createCompareProbe, type CompareProbe } from '../../scripts/calibration/probe.js';
 import { randomPair, rng } from '../../scripts/calibration/vectors.js';
@@ -163,6 +163,10 @@ describe('calibrate the embedded engine over HTTP', () => {
       expect(result.ok, result.ok ? '' : result.reason).toBe(true);
       if (!result.ok) return;
       expect(result.table.edgeCases.zeroVector).toMatchObject({ status: 200, matches: true });
+      // What the CDK config demands of a table before compares are answered in Lambda.
+      expect(deployableTableProblem(result.table)).toBeUndefined();
+      expect(deployableTableProblem({ ...result.table, calibrated: false })).toMatch(/not calibrated/);
+      expect(deployableTableProblem(loadScoreTable(new URL('../../local/engine/score-table.json', import.meta.url).pathname))).toMatch(/not calibrated/);
       expect(await agreement(probe, result.table, 128, 10_000, 4242)).toBe(10_000);
     } finally {
       await probe.close();
