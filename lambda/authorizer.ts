@@ -1,8 +1,8 @@
 /** Lambda entry: the API Gateway REQUEST authorizer (ApiKey or Bearer JWT in the Authorization header). */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { createAuthorizer } from './shared/authorizer.js';
 import { envList, envString } from './shared/env.js';
+import { cachedSecretString } from './shared/secret-value.js';
 
 const logger = new Logger({ serviceName: 'face-authorizer' });
 const issuer = envString(process.env, 'JWT_ISSUER');
@@ -10,7 +10,7 @@ const usageKeySecret = envString(process.env, 'JWT_USAGE_KEY_SECRET_ID');
 
 export const handler = createAuthorizer({
   jwt: issuer ? { issuer, audience: envList(process.env, 'JWT_AUDIENCE'), jwksUri: envString(process.env, 'JWT_JWKS_URI') } : undefined,
-  // Cached for 5 minutes by Powertools, so a rotated key is picked up without a redeploy.
-  jwtUsageKey: usageKeySecret ? async () => (await getSecret<string>(usageKeySecret, { maxAge: 300 })) ?? undefined : undefined,
+  // Cached for 5 minutes, so a rotated key is picked up without a redeploy.
+  jwtUsageKey: usageKeySecret ? cachedSecretString(usageKeySecret, { maxAgeMs: 300_000 }) : undefined,
   logger,
 });

@@ -3,7 +3,7 @@
  * fetch-image function (outside the VPC); locally by calling the same fetch
  * code in-process (`createImageFetcher`). Both satisfy `ImageUrlFetcher`.
  */
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { ImageFetcher } from './image-fetch/fetch-image.js';
 import { imageBytesFromResult, type FetchImageEvent, type FetchImageResult } from './image-fetch/result.js';
 import { ApiError, PROBLEM_KINDS } from './problem.js';
@@ -18,13 +18,21 @@ function isFetchImageResult(value: unknown): value is FetchImageResult {
   return v.ok === false && typeof problem?.detail === 'string' && typeof problem.kind === 'string' && problem.kind in PROBLEM_KINDS;
 }
 
-/** Invokes the fetch-image Lambda function synchronously (RequestResponse). */
-export function lambdaImageFetcher(functionName: string, client: LambdaClient = new LambdaClient({})): ImageUrlFetcher {
+/**
+ * Invokes the fetch-image Lambda function synchronously (RequestResponse). The SDK is
+ * imported on the first URL request, so cold starts that only see image.bytes skip its ~70 ms import.
+ */
+export function lambdaImageFetcher(functionName: string, client?: LambdaClient): ImageUrlFetcher {
+  let sdk: Promise<typeof import('@aws-sdk/client-lambda')> | undefined;
+  let lambda = client;
   return {
     async fetch(url) {
       let output;
       try {
-        output = await client.send(
+        sdk ??= import('@aws-sdk/client-lambda');
+        const { InvokeCommand, LambdaClient: Client } = await sdk;
+        lambda ??= new Client({});
+        output = await lambda.send(
           new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify({ url } satisfies FetchImageEvent)) }),
         );
       } catch (error) {
