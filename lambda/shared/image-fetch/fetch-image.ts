@@ -1,21 +1,24 @@
 /**
  * SSRF-safe download of a client's `image.url`. Each hop (the URL and at most
  * `maxRedirects` redirects) is checked by the address policy, resolved once,
- * and connected to exactly the addresses that were checked (undici `Agent`
- * whose connector `lookup` only answers with them), so a DNS answer cannot
- * change between check and connect (no rebinding). TLS still verifies the
- * certificate against the host name. Bodies are capped while streaming and
- * must start with a JPEG or PNG signature.
+ * and connected to exactly the addresses that were checked (`node:http(s)`
+ * request on its own connection whose `lookup` only answers with them), so a
+ * DNS answer cannot change between check and connect (no rebinding). TLS still
+ * verifies the certificate against the host name. Bodies are capped while
+ * streaming and must start with a JPEG or PNG signature. Built on node:http
+ * and node:https, not undici, to keep the Lambda bundle small.
  */
 import { promises as dns } from 'node:dns';
-import type { LookupFunction } from 'node:net';
-import { Agent } from 'undici';
-import { ApiError, type ProblemKind } from '../problem.js';
+import http from 'node:http';
+import https from 'node:https';
+import type { LookupFunction, Socket } from 'node:net';
+import { ApiError } from '../problem.js';
 import {
   IMAGE_URL_FIELD,
   ImageFetchConfigError,
   checkImageUrl,
   checkResolvedAddresses,
+  effectivePort,
   ipLiteralHost,
   parseAllowCidrs,
   type Cidr,
@@ -190,7 +193,7 @@ async function fetchImage(
       url = checkImageUrl(next, allow, true);
     }
   } catch (err) {
-    throw toApiError(err, controller.signal, config);
+    throw toApiError(err, controller.signal);
   } finally {
     clearTimeout(timer);
   }
@@ -246,6 +249,53 @@ function pinnedLookup(hostname: string, addresses: readonly ResolvedAddress[]): 
 
 type HopOutcome = { bytes: Buffer; location?: undefined } | { bytes?: undefined; location: string };
 
+/**
+ * Starts one GET on a connection of its own (`agent: false`: a throw-away
+ * agent without keep-alive, since each URL may be a new host) to the checked
+ * addresses only. The connect timeout covers TCP and, for https, the TLS
+ * handshake: the timer stops at `connect` / `secureConnect`.
+ */
+function startRequest(url: URL, addresses: readonly ResolvedAddress[], config: ImageFetchConfig): http.ClientRequest {
+  const literal = ipLiteralHost(url);
+  const hostname = literal ?? url.hostname;
+  const secure = url.protocol === 'https:';
+  const options: https.RequestOptions = {
+    method: 'GET',
+    hostname,
+    port: effectivePort(url),
+    path: `${url.pathname}${url.search}`,
+    headers: REQUEST_HEADERS,
+    agent: false,
+    // net.connect skips lookup for an IP literal; for a name it asks this one, never DNS.
+    lookup: pinnedLookup(hostname, addresses),
+  };
+  if (secure) {
+    // SNI and the certificate check use the host name, not the pinned address
+    // (RFC 6066 allows no IP literal as SNI). Explicit so NODE_TLS_REJECT_UNAUTHORIZED cannot turn it off.
+    options.servername = literal === null ? hostname : '';
+    options.rejectUnauthorized = true;
+  }
+  const req = (secure ? https : http).request(options);
+  req.once('socket', (socket: Socket) => {
+    const timer = setTimeout(
+      () => req.destroy(failed(`did not accept a connection within ${config.connectTimeoutMs} ms`)),
+      config.connectTimeoutMs,
+    );
+    socket.once(secure ? 'secureConnect' : 'connect', () => clearTimeout(timer));
+    socket.once('close', () => clearTimeout(timer));
+  });
+  req.end();
+  return req;
+}
+
+/** The response head, or the request's first error (later errors are ignored: the listener stays). */
+function responseOf(req: http.ClientRequest): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    req.once('response', resolve);
+    req.on('error', reject);
+  });
+}
+
 /** One GET over a fresh, pinned connection that is destroyed afterwards (no keep-alive: each URL is a new host). */
 async function getOnce(
   url: URL,
@@ -253,44 +303,42 @@ async function getOnce(
   config: ImageFetchConfig,
   signal: AbortSignal,
 ): Promise<HopOutcome> {
-  const agent = new Agent({
-    connect: { timeout: config.connectTimeoutMs, lookup: pinnedLookup(url.hostname, addresses) },
-    headersTimeout: config.totalTimeoutMs,
-    bodyTimeout: config.totalTimeoutMs,
-    connections: 1,
-  });
+  if (signal.aborted) throw signal.reason;
+  const req = startRequest(url, addresses, config);
+  let res: http.IncomingMessage | undefined;
+  // The total deadline ends the hop wherever it is: connecting, waiting for headers, or mid-body.
+  const onAbort = () => {
+    const reason = signal.reason as Error;
+    res?.destroy(reason);
+    req.destroy(reason);
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
   try {
-    const response = await agent.request({
-      origin: url.origin,
-      path: `${url.pathname}${url.search}`,
-      method: 'GET',
-      headers: REQUEST_HEADERS,
-      signal,
-    });
-    const { statusCode, headers, body } = response;
-    // undici's body emits 'error' (RequestAbortedError) when destroyed before its end;
-    // we destroy it on purpose (redirect, bad status, cap), and read errors reach us
-    // through the async iterator, so the event itself needs no handling.
-    body.on('error', () => undefined);
+    res = await responseOf(req);
+    // Read errors reach us through the async iterator; after we stop reading (redirect,
+    // bad status, cap) a late 'error' from the destroyed stream needs no handling.
+    res.on('error', () => undefined);
+    const statusCode = res.statusCode ?? 0;
     if (REDIRECT_STATUSES.has(statusCode)) {
-      body.destroy();
-      const location = headers.location;
+      res.destroy();
+      const location = res.headers.location;
       if (typeof location !== 'string' || location === '') throw failed(`answered ${statusCode} without a Location`);
       return { location };
     }
     if (statusCode < 200 || statusCode > 299) {
-      body.destroy();
+      res.destroy();
       throw failed(`answered with HTTP status ${statusCode}`);
     }
-    const declared = Number(headers['content-length']);
+    const declared = Number(res.headers['content-length']);
     if (Number.isFinite(declared) && declared > config.maxBytes) {
-      body.destroy();
+      res.destroy();
       throw tooLarge(config.maxBytes);
     }
-    return { bytes: await readImage(body, config.maxBytes) };
+    return { bytes: await readImage(res, config.maxBytes) };
   } finally {
-    // Closes the socket whatever happened (abort, cap exceeded, bad status).
-    await agent.destroy().catch(() => undefined);
+    signal.removeEventListener('abort', onAbort);
+    // Closes the socket whatever happened (abort, cap exceeded, bad status); a no-op once it has closed.
+    req.destroy();
   }
 }
 
@@ -333,18 +381,10 @@ function errorCode(err: unknown): string | undefined {
 }
 
 /** Maps anything thrown during a download to an ApiError whose message names no URL. */
-function toApiError(err: unknown, signal: AbortSignal, config: ImageFetchConfig): ApiError {
+function toApiError(err: unknown, signal: AbortSignal): ApiError {
   if (err instanceof ApiError) return err;
   if (signal.aborted && signal.reason instanceof ApiError) return signal.reason;
   const code = errorCode(err);
-  switch (code) {
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return failed(`did not accept a connection within ${config.connectTimeoutMs} ms`);
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-      return failed(`did not finish downloading within ${config.totalTimeoutMs} ms`);
-    default:
-      if (code && TLS_VERIFY_CODES.has(code)) return failed(`TLS certificate could not be verified (${code})`);
-      return failed(`could not be downloaded${code ? ` (${code})` : ''}`);
-  }
+  if (code && TLS_VERIFY_CODES.has(code)) return failed(`TLS certificate could not be verified (${code})`);
+  return failed(`could not be downloaded${code ? ` (${code})` : ''}`);
 }

@@ -5,6 +5,7 @@
  * published when the bytes do not hash to the digest: CompleteLayerUpload is
  * never called, and ECR discards the unfinished upload.
  */
+import type { Agent } from 'node:http';
 import {
   CompleteLayerUploadCommand,
   GetDownloadUrlForLayerCommand,
@@ -12,7 +13,6 @@ import {
   UploadLayerPartCommand,
   type ECRClient,
 } from '@aws-sdk/client-ecr';
-import type { Dispatcher } from 'undici';
 import { downloadBlob } from './download.js';
 import { awsErrorName, mapSourceError, mapTargetError, MirrorError, type SourceErrorContext, type TargetErrorContext } from './errors.js';
 import { createInlineSha256, createWorkerSha256, type StreamingSha256 } from './hasher.js';
@@ -42,8 +42,8 @@ export interface BlobCopyTuning {
   readonly hashInWorker?: boolean;
   /** Part buffers per blob. @default 2 */
   readonly bufferedParts?: number;
-  /** undici dispatcher for downloads (tests, benchmarks). */
-  readonly dispatcher?: Dispatcher;
+  /** Connection pool for downloads (tests, benchmarks). @default Node's global keep-alive agent */
+  readonly agent?: Agent;
 }
 
 /** Everything {@link copyBlob} needs. */
@@ -123,7 +123,7 @@ export async function copyBlob(ctx: BlobCopyContext, blob: BlobDescriptor): Prom
       maxRetries: tuning.maxRetries,
       retryDelayMs: tuning.retryDelayMs,
       idleTimeoutMs: tuning.idleTimeoutMs,
-      dispatcher: tuning.dispatcher,
+      agent: tuning.agent,
       getUrl: async () => {
         const res = await send(
           () =>

@@ -2,9 +2,11 @@
  * Streams one blob from a pre-signed URL, resuming a broken download with an
  * HTTP `Range: bytes=<offset>-` request on a fresh pre-signed URL. Pre-signed
  * URLs carry a signature: they never reach a log line or an error message.
+ * On node:http/node:https (not undici) to keep the Lambda bundle small.
  */
+import http from 'node:http';
+import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request, type Dispatcher } from 'undici';
 import { MirrorError, systemErrorCode } from './errors.js';
 import { shortDigest } from './manifest.js';
 
@@ -34,11 +36,16 @@ export interface DownloadOptions {
   readonly idleTimeoutMs?: number;
   /** Told about each retry (offset reached, attempt number, short reason). */
   readonly onRetry?: (info: { offset: number; attempt: number; reason: string }) => void;
-  /** undici dispatcher (tests, benchmarks); the global one by default. */
-  readonly dispatcher?: Dispatcher;
+  /**
+   * Connection pool for the URL's scheme (tests, benchmarks).
+   * @default Node's global keep-alive agent for http or https
+   */
+  readonly agent?: http.Agent;
 }
 
 const RETRY_RESET_BYTES = 1024 * 1024;
+/** TCP (and TLS) connect limit per attempt: 10 s, undici's default, which this module used before node:http. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 class RetriableDownloadError extends Error {
   override readonly name = 'RetriableDownloadError';
@@ -50,6 +57,46 @@ function reasonOf(err: unknown): string {
   const code = (err as { code?: unknown })?.code;
   if (typeof code === 'string') return code;
   return systemErrorCode(err) ?? (err as Error)?.name ?? 'error';
+}
+
+/**
+ * Sends one GET and resolves with the response head. `idleTimeoutMs` is the
+ * socket's idle timeout, so it bounds every silence: waiting for the head and
+ * between body bytes; connecting has its own {@link CONNECT_TIMEOUT_MS}.
+ * Errors carry only a code (`IDLE_TIMEOUT`, `CONNECT_TIMEOUT`, ECONNRESET,
+ * ...), never the URL.
+ */
+function get(url: string, headers: Record<string, string>, idleTimeoutMs: number, agent: http.Agent | undefined): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const transport = target.protocol === 'https:' ? https : http;
+    const req = transport.request(target, { method: 'GET', headers, ...(agent ? { agent } : {}) });
+    let response: http.IncomingMessage | undefined;
+    req.once('socket', (socket) => {
+      if (!socket.connecting) return; // a pooled keep-alive socket
+      const timer = setTimeout(() => {
+        req.destroy(Object.assign(new Error(`not connected within ${CONNECT_TIMEOUT_MS} ms`), { code: 'CONNECT_TIMEOUT' }));
+      }, CONNECT_TIMEOUT_MS);
+      socket.once(transport === https ? 'secureConnect' : 'connect', () => clearTimeout(timer));
+      socket.once('close', () => clearTimeout(timer));
+    });
+    req.setTimeout(idleTimeoutMs, () => {
+      const err = Object.assign(new Error(`no bytes for ${idleTimeoutMs} ms`), { code: 'IDLE_TIMEOUT' });
+      response?.destroy(err); // mid-body: the reader sees this error, not the socket's reset
+      req.destroy(err);
+    });
+    req.once('response', (res) => {
+      response = res;
+      // A late 'error' (the response destroyed after we stopped reading) needs no handling;
+      // errors while reading reach the async iterator.
+      res.on('error', () => undefined);
+      resolve(res);
+    });
+    // Stays attached, so an error after the head is not an unhandled 'error' event;
+    // it reaches the reader through the response.
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /**
@@ -72,16 +119,10 @@ export async function* downloadBlob(options: DownloadOptions): AsyncGenerator<Ui
   for (;;) {
     try {
       const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-      const res = await request(url, {
-        method: 'GET',
-        headers,
-        headersTimeout: idleTimeoutMs,
-        bodyTimeout: idleTimeoutMs,
-        ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
-      });
+      const res = await get(url, headers, idleTimeoutMs, options.agent);
       let skip = 0;
       try {
-        const status = res.statusCode;
+        const status = res.statusCode ?? 0;
         if (status === 403 || status === 408 || status === 429 || status >= 500) {
           throw new RetriableDownloadError(`HTTP ${status}`);
         }
@@ -93,7 +134,7 @@ export async function* downloadBlob(options: DownloadOptions): AsyncGenerator<Ui
         } else {
           throw new MirrorError('DOWNLOAD_FAILED', `downloading blob ${shortDigest(digest)} from the vendor registry answered HTTP ${status}`);
         }
-        for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        for await (const chunk of res as AsyncIterable<Buffer>) {
           let bytes: Uint8Array = chunk;
           if (skip > 0) {
             const dropped = Math.min(skip, bytes.byteLength);
@@ -113,12 +154,10 @@ export async function* downloadBlob(options: DownloadOptions): AsyncGenerator<Ui
         if (offset < size) throw new RetriableDownloadError(`connection ended at byte ${offset} of ${size}`);
         return;
       } finally {
-        // Free the socket whether we finished, failed, or the consumer stopped early
-        // (destroying an unfinished undici body emits an abort error: expected here).
-        if (!res.body.destroyed) {
-          res.body.on('error', () => undefined);
-          res.body.destroy();
-        }
+        // Free the socket whether we finished, failed, or the consumer stopped early:
+        // a response read to its end has already handed its socket back to the pool;
+        // one not read to its end is destroyed with its socket (never reused half-read).
+        if (!res.readableEnded) res.destroy();
       }
     } catch (err) {
       if (err instanceof MirrorError) throw err;
