@@ -6,9 +6,11 @@
  *
  * Speed/accuracy choices (measured on face-api's six 1920-px sample photos,
  * see local/engine/README.md and scripts/bench/engine.ts):
- * - detection runs on a copy scaled to at most 640 px a side: face-api's SSD
- *   resizes every input to 512x512 anyway, so a full-resolution tensor only
- *   costs decode/pad/resize time and finds the same faces;
+ * - detection runs face-api's SSD weights through ssd.ts: at face-api's scale
+ *   (longest side 512 px) but on a canvas cut to the image (multiples of 128 px)
+ *   instead of a 512x512 square, with fused kernels; images over 1024 px are
+ *   decoded straight to that scale by sharp (JPEG shrink-on-load), smaller ones
+ *   are decoded whole and scaled with tfjs' bilinear resize, as face-api does;
  * - landmarks and the descriptor run on a crop around each face taken from the
  *   full-resolution frame, scaled so the face is at most 300 px (the nets
  *   look at 112 px and 150 px).
@@ -16,9 +18,10 @@
 import type { FaceLandmarks68 } from '@vladmandic/face-api/dist/face-api.node-wasm.js';
 import { ApiError } from '../../lambda/shared/problem.js';
 import { boxArea, cropRegion, toPixelBox, type PixelBox } from './geometry.js';
-import { cropFrame, decodeImage, type RgbFrame } from './image.js';
+import { cropFrame, openImage, type OpenedImage, type RgbFrame } from './image.js';
 import { SerialQueue } from './queue.js';
-import { loadFaceApi, type FaceApi, type RuntimeInfo } from './runtime.js';
+import { loadFaceApi, type RuntimeInfo } from './runtime.js';
+import { canvasFromFull, canvasFromScaled, createSsdDetector, planCanvas } from './ssd.js';
 
 /** One detected face, as in the contract's `faces[]` (detect-faces) and `faces[].face` (embeddings). */
 export interface DetectedFace {
@@ -40,8 +43,6 @@ export interface EmbedResult {
 }
 
 export interface EngineOptions {
-  /** Longest side (px) of the downscaled copy the detector sees. @default 640 */
-  readonly detectMaxSide?: number;
   /** Longest side (px) a face is scaled down to before landmarks and descriptor; `Infinity` keeps full resolution. @default 300 */
   readonly embedFaceSide?: number;
   /** Context kept around a face for landmarks/alignment, as a fraction of its box's longest side. @default 0.5 */
@@ -68,6 +69,14 @@ export interface FaceEngine {
 /** The embedding length of face-api's recognition net. */
 export const EMBEDDING_DIMENSION = 128;
 
+/**
+ * Images up to this many pixels a side are decoded whole and scaled for the detector
+ * with tfjs' bilinear resize, the pixels face-api itself would use (cheap at this size,
+ * and it matched face-api's boxes better on enlarged face crops than sharp's Lanczos);
+ * larger ones are decoded straight to the detector's scale (JPEG shrink-on-load).
+ */
+export const FULL_DECODE_MAX_SIDE = 1024;
+
 interface Located {
   readonly width: number;
   readonly height: number;
@@ -90,29 +99,43 @@ const round4 = (v: number): number => Math.round(Math.min(1, Math.max(0, v)) * 1
  * first inference (slower: WASM memory growth, XNNPACK operator set-up) runs.
  */
 export async function createEngine(options: EngineOptions = {}): Promise<FaceEngine> {
-  const detectMaxSide = options.detectMaxSide ?? 640;
   const embedFaceSide = options.embedFaceSide ?? 300;
   const cropMargin = options.cropMargin ?? 0.5;
   const minConfidence = options.minConfidence ?? 0.5;
   const { faceapi, info: runtimeInfo } = await loadFaceApi();
-  const ssdOptions = new faceapi.SsdMobilenetv1Options({ minConfidence, maxResults: 100 });
+  const detector = createSsdDetector(faceapi);
   const queue = new SerialQueue(options.maxWaiting ?? 16);
   const info: RuntimeInfo & { warmUpMs?: number } = { ...runtimeInfo };
 
   const toTensor = (frame: RgbFrame) =>
     faceapi.tf.tensor3d(new Uint8Array(frame.data.buffer, frame.data.byteOffset, frame.data.length), [frame.height, frame.width, 3], 'int32');
 
-  async function locate(bytes: Buffer): Promise<Located> {
-    const image = await decodeImage(bytes, detectMaxSide);
-    const input = toTensor(image.frame);
+  /** The detector's input for an opened image: the full frame when it is small (reused for embeddings), else a scaled copy. */
+  async function detectorFrame(image: OpenedImage): Promise<{ frame: RgbFrame; full: boolean }> {
+    if (Math.max(image.width, image.height) <= FULL_DECODE_MAX_SIDE) return { frame: await image.decode(), full: true };
+    const plan = planCanvas(image.width, image.height);
+    return { frame: await image.decode({ width: plan.contentWidth, height: plan.contentHeight }), full: false };
+  }
+
+  /** Runs the detector on a frame from detectorFrame(); boxes in pixels of the displayed image, largest first. */
+  function locate(image: OpenedImage, { frame, full }: { frame: RgbFrame; full: boolean }): Located {
+    const plan = planCanvas(image.width, image.height);
+    const canvas = full ? canvasFromFull(frame, plan) : canvasFromScaled(frame, plan);
     try {
-      const detections = await faceapi.nets.ssdMobilenetv1.locateFaces(input, ssdOptions);
+      // maxResults 100: face-api's default; the contract returns at most 10, the rest only counts.
+      const detections = detector.detect(canvas, minConfidence, 100);
       const faces = detections
-        .map((d) => ({ score: round4(d.score), box: toPixelBox(d.relativeBox, image.width, image.height) }))
+        .map((d) => {
+          // Canvas px -> fractions of the content (the scaled image), as face-api's relative boxes.
+          const x1 = Math.max(0, d.x1);
+          const y1 = Math.max(0, d.y1);
+          const relative = { x: x1 / plan.contentWidth, y: y1 / plan.contentHeight, width: (d.x2 - x1) / plan.contentWidth, height: (d.y2 - y1) / plan.contentHeight };
+          return { score: round4(d.score), box: toPixelBox(relative, image.width, image.height) };
+        })
         .sort((a, b) => boxArea(b.box) - boxArea(a.box) || b.score - a.score);
       return { width: image.width, height: image.height, faces };
     } finally {
-      input.dispose();
+      canvas.dispose();
     }
   }
 
@@ -144,13 +167,16 @@ export async function createEngine(options: EngineOptions = {}): Promise<FaceEng
   }
 
   async function embedFaces(bytes: Buffer, maxFaceCount: number): Promise<EmbedResult> {
-    // Decode the full frame on sharp's threads while the detector runs on this one.
-    const full = decodeImage(bytes);
-    full.catch(() => undefined); // awaited below; locate() reports a bad image first
-    const located = await locate(bytes);
+    const image = await openImage(bytes);
+    // A large image's full frame decodes on sharp's thread while the detector runs on this one.
+    const full = Math.max(image.width, image.height) > FULL_DECODE_MAX_SIDE ? image.decode() : undefined;
+    full?.catch(() => undefined); // awaited below; the detector's decode reports a bad image first
+    const input = await detectorFrame(image);
+    const located = locate(image, input);
     const kept = located.faces.slice(0, maxFaceCount);
     const unprocessedFaceCount = located.faces.length - kept.length;
-    const { frame } = await full;
+    if (kept.length === 0) return { faces: [], unprocessedFaceCount };
+    const frame = full ? await full : input.frame;
     const crops = await Promise.all(
       kept.map(async ({ box }) => {
         // Boxes are in displayed-image pixels; the full frame has exactly those dimensions.
@@ -175,11 +201,11 @@ export async function createEngine(options: EngineOptions = {}): Promise<FaceEng
 
   async function warmUp(): Promise<void> {
     const started = performance.now();
-    // Shapes the nets really see: SSD 512x512 (it resizes), landmarks 112, descriptor 150.
-    const blank = faceapi.tf.zeros([512, 512, 3], 'int32') as ReturnType<typeof toTensor>;
+    // Shapes the nets really see: a 3:2 photo's 512x384 canvas, landmarks 112, descriptor 150.
+    const blank = canvasFromScaled({ data: Buffer.alloc(512 * 384 * 3), width: 512, height: 384 }, planCanvas(512, 384));
     const face = faceapi.tf.zeros([150, 150, 3], 'int32') as ReturnType<typeof toTensor>;
     try {
-      await faceapi.nets.ssdMobilenetv1.locateFaces(blank, ssdOptions);
+      detector.detect(blank, minConfidence, 100);
       await faceapi.nets.faceLandmark68Net.detectLandmarks(face);
       await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(face);
     } finally {
@@ -201,7 +227,10 @@ export async function createEngine(options: EngineOptions = {}): Promise<FaceEng
     },
     async detect(bytes, maxFaceCount) {
       checkMaxFaceCount(maxFaceCount);
-      const located = await queue.run(() => locate(bytes));
+      const located = await queue.run(async () => {
+        const image = await openImage(bytes);
+        return locate(image, await detectorFrame(image));
+      });
       const faces = located.faces.slice(0, maxFaceCount).map(({ score, box }) => ({ confidence: score, boundingBox: box }));
       return { faces, unprocessedFaceCount: located.faces.length - faces.length };
     },

@@ -97,9 +97,14 @@ function imageBytesOf(image: { bytes?: string | null; url?: string | null }): Bu
   return Buffer.from(image.bytes, 'base64');
 }
 
+/**
+ * The table decides the accepted length, as the gateway's compare handler does in
+ * table mode (lambda/shared/compare.ts): `dimension: null` (the engine's own table)
+ * scores any length, a number refuses others. The schema has already made both lengths equal.
+ */
 function checkDimension(table: ScoreTable, embedding: readonly number[], field: string): void {
   if (table.dimension !== null && embedding.length !== table.dimension) {
-    const reason = `must have ${table.dimension} numbers (this engine's embedding length), got ${embedding.length}`;
+    const reason = `must have ${table.dimension} numbers (the score table's embedding length), got ${embedding.length}`;
     throw new ApiError('validation-error', `${field}: ${reason}`, { errors: [{ field, reason }] });
   }
 }

@@ -87,6 +87,21 @@ describe('detect', () => {
     }
   });
 
+  it('finds the one face of a small enlarged image (decoded whole, scaled up as face-api does)', async () => {
+    // GIVEN a 240x300 crop around sample1's largest face (the detector sees it at 410x512)
+    const b = full.faces[0]!.boundingBox;
+    const left = Math.max(0, Math.round(b.x + b.width / 2 - 0.65 * b.width));
+    const top = Math.max(0, Math.round(b.y + b.height / 2 - 0.8 * b.height));
+    const crop = await sharp(sample(1)).extract({ left, top, width: Math.round(1.3 * b.width), height: Math.round(1.6 * b.height) }).resize(240, 300, { fit: 'fill' }).jpeg().toBuffer();
+    // WHEN detected THEN one face covering most of the frame, inside it
+    const result = await engine.detect(crop, 10);
+    expect(result.faces).toHaveLength(1);
+    const box = result.faces[0]!.boundingBox;
+    expect(box.x + box.width).toBeLessThanOrEqual(240);
+    expect(box.y + box.height).toBeLessThanOrEqual(300);
+    expect(boxArea(box)).toBeGreaterThan(0.25 * 240 * 300);
+  });
+
   it('reads PNG input', async () => {
     const png = await sharp(sample(1)).resize(960).png().toBuffer();
     const result = await engine.detect(png, 10);
@@ -153,10 +168,23 @@ describe('embed', () => {
     }
   });
 
+  it('embeds from the decoded frame itself for images up to 1024 px: same people as the full-size photo', async () => {
+    const table = loadEngineScoreTable();
+    const original = await engine.embed(sample(1), 3);
+    const half = await engine.embed(await sharp(sample(1)).resize(960).jpeg({ quality: 90 }).toBuffer(), 3);
+    expect(half.faces).toHaveLength(3);
+    for (const f of original.faces) {
+      const twin = half.faces.map((c) => ({ c, o: iou(f.face.boundingBox, scaleBox(c.face.boundingBox, 2)) })).sort((a, b) => b.o - a.o)[0]!;
+      expect(twin.o).toBeGreaterThan(0.8);
+      expect(scoreFromTable(table, f.embedding, twin.c.embedding)).toBeGreaterThanOrEqual(90);
+    }
+  });
+
   it('leaves no tensors behind', async () => {
     const before = liveTensorCount();
     await engine.detect(sample(1), 10);
     await engine.embed(sample(1), 10);
+    await engine.embed(await sharp(sample(1)).resize(800).jpeg().toBuffer(), 10);
     await engine.detect(await greyPng(), 1);
     await expect(engine.detect(fakeJpeg(), 1)).rejects.toThrow();
     expect(liveTensorCount()).toBe(before);

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { cropFrame, decodeImage, sniffFormat } from '../../../local/engine/image.js';
+import { cropFrame, decodeImage, openImage, sniffFormat } from '../../../local/engine/image.js';
 import { fakeJpeg, greyPng } from './samples.js';
 
 describe('decodeImage', () => {
@@ -49,6 +49,38 @@ describe('decodeImage', () => {
   it('refuses an image over 40 megapixels before decoding it', async () => {
     const huge = await sharp({ create: { width: 8000, height: 5001, channels: 3, background: '#000000' } }).png({ compressionLevel: 1 }).toBuffer();
     await expect(decodeImage(huge, 640)).rejects.toMatchObject({ kind: 'image-rejected', message: expect.stringMatching(/40 megapixels/) });
+  });
+});
+
+describe('openImage', () => {
+  it('reads the displayed size from the header, then decodes at full size, under a max side, or to an exact size', async () => {
+    const stored = await sharp({ create: { width: 40, height: 60, channels: 3, background: '#00ff00' } })
+      .withMetadata({ orientation: 6 })
+      .jpeg()
+      .toBuffer();
+    const image = await openImage(stored);
+    expect([image.width, image.height]).toEqual([60, 40]);
+    const full = await image.decode();
+    expect([full.width, full.height, full.data.length]).toEqual([60, 40, 60 * 40 * 3]);
+    const capped = await image.decode(30);
+    expect([capped.width, capped.height]).toEqual([30, 20]);
+    // An exact size may change the aspect ratio and enlarge (the detector's canvas content).
+    const exact = await image.decode({ width: 90, height: 31 });
+    expect([exact.width, exact.height, exact.data.length]).toEqual([90, 31, 90 * 31 * 3]);
+    expect(exact.data[1]).toBeGreaterThan(200); // still green
+  });
+
+  it('refuses an image over 40 megapixels from its header, before any decode', async () => {
+    const huge = await sharp({ create: { width: 8000, height: 5001, channels: 3, background: '#000000' } }).png({ compressionLevel: 1 }).toBuffer();
+    await expect(openImage(huge)).rejects.toMatchObject({ kind: 'image-rejected', status: 400, message: expect.stringMatching(/40 megapixels/) });
+  });
+
+  it('reports pixel data that does not decode (truncated JPEG) as image-rejected from decode()', async () => {
+    const jpeg = await sharp({ create: { width: 256, height: 256, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+    const image = await openImage(jpeg.subarray(0, jpeg.length >> 1));
+    expect([image.width, image.height]).toEqual([256, 256]);
+    await expect(image.decode()).rejects.toMatchObject({ kind: 'image-rejected', status: 400 });
+    await expect(image.decode({ width: 64, height: 64 })).rejects.toMatchObject({ kind: 'image-rejected', status: 400 });
   });
 });
 

@@ -26,8 +26,8 @@ describe('engine score table', () => {
     expect(JSON.parse(readFileSync(ENGINE_SCORE_TABLE_PATH, 'utf8'))).toEqual(buildEngineScoreTable());
   });
 
-  it('passes the gateway schema and has one boundary per score 0..100 with strictly increasing cosine', () => {
-    expect(table).toMatchObject({ format: 'face-verification-score-table/v1', dimension: 128, calibrated: false, belowAll: -1, zeroVector: -1 });
+  it('passes the gateway schema, accepts any embedding length and has one boundary per score 0..100 with strictly increasing cosine', () => {
+    expect(table).toMatchObject({ format: 'face-verification-score-table/v1', dimension: null, calibrated: false, belowAll: -1, zeroVector: -1 });
     expect(table.note).toMatch(/NOT the vendor/);
     expect(table.boundaries.map((b) => b.score)).toEqual(Array.from({ length: 101 }, (_, i) => i));
     expect(table.boundaries[0]!.cosine).toBe(-1);
@@ -61,6 +61,12 @@ describe('engine score table', () => {
 });
 
 describe('scoreFromTable', () => {
+  it("scores the vendor guide's 3-number example like any other length (cosine 0.99998 -> 100)", () => {
+    expect(scoreFromTable(table, [0.123, -0.456, 0.789], [0.125, -0.45, 0.792])).toBe(100);
+    expect(scoreFromTable(table, [1, 0, 0], [0, 1, 0])).toBe(0);
+    expect(scoreFromTable(table, [1, 2], [1, 2])).toBe(100);
+  });
+
   it('scores identical 100, opposite and orthogonal 0, a zero vector -1', () => {
     const [a] = pairWithCosine(1);
     expect(scoreFromTable(table, a, a)).toBe(100);

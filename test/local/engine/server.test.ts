@@ -88,6 +88,14 @@ describe('engine server: contract endpoints', () => {
     expect(await compare(new Array(128).fill(0), e0!)).toBe(-1);
   });
 
+  it("compares embeddings of any length, as the vendor guide's 3-number example (the table has no dimension)", async () => {
+    const res = await post(COMPARE, { embedding1: [0.123, -0.456, 0.789], embedding2: [0.125, -0.45, 0.792] });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ similarity: 100 });
+    const orthogonal = await post(COMPARE, { embedding1: [1, 0, 0, 0, 0], embedding2: [0, 0, 0, 0, 1] });
+    expect(await orthogonal.json()).toEqual({ similarity: 0 });
+  });
+
   it('answers 200 with no faces for an image without one', async () => {
     const res = await post(EMBED, { image: { bytes: (await greyPng(200, 150)).toString('base64') }, maxFaceCount: 5 });
     expect(res.status).toBe(200);
@@ -121,13 +129,24 @@ describe('engine server: client errors are 4xx problems', () => {
     expect(problem.detail).toMatch(/image\.bytes/);
   });
 
-  it('400 for compare embeddings of the wrong length or with non-numbers', async () => {
+  it('400 for compare embeddings of different lengths or with non-numbers', async () => {
     const e = new Array(128).fill(0.1);
-    const wrongLength = await expectProblem(await post(COMPARE, { embedding1: [1, 2, 3], embedding2: [1, 2, 3] }), 400, 'validation-error');
-    expect(wrongLength.detail).toMatch(/128/);
-    await expectProblem(await post(COMPARE, { embedding1: e, embedding2: e.slice(1) }), 400, 'validation-error');
+    const mismatch = await expectProblem(await post(COMPARE, { embedding1: e, embedding2: e.slice(1) }), 400, 'validation-error');
+    expect(mismatch.errors?.map((x) => x.field)).toContain('embedding2');
     await expectProblem(await post(COMPARE, { embedding1: e, embedding2: ['x', ...e.slice(1)] }), 400, 'validation-error');
     await expectProblem(await post(COMPARE, { embedding1: e }), 400, 'validation-error');
+  });
+
+  it('400 for another length when the score table has a dimension, as the gateway in table mode', async () => {
+    const fixed = await startEngineServer({ engine: server.engine, scoreTable: { ...loadEngineScoreTable(), dimension: 128 } });
+    try {
+      const res = await fetch(fixed.url + COMPARE, { method: 'POST', body: JSON.stringify({ embedding1: [1, 2, 3], embedding2: [1, 2, 3] }) });
+      const problem = await expectProblem(res, 400, 'validation-error');
+      expect(problem.detail).toMatch(/must have 128 numbers.*got 3/);
+      expect(problem.errors?.[0]?.field).toBe('embedding1');
+    } finally {
+      await fixed.close();
+    }
   });
 
   it('400 for a zero vector when the score table says the backend refuses those', async () => {
