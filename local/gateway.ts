@@ -17,7 +17,7 @@ import { PATHS } from '../lambda/shared/contract.js';
 import { createDocsHandler, defaultSwaggerUiDir } from '../lambda/shared/docs.js';
 import { createFaceProxyHandler } from '../lambda/shared/face-proxy.js';
 import type { ApiEvent, ApiResult, HandlerLogger } from '../lambda/shared/http.js';
-import { createImageFetcher, imageFetchConfigFromEnv } from '../lambda/shared/image-fetch/index.js';
+import { createImageFetcher, imageFetchConfigFromEnv, type HostResolver } from '../lambda/shared/image-fetch/index.js';
 import { LIMITS } from '../lambda/shared/limits.js';
 import { ApiError, PROBLEM_CONTENT_TYPE } from '../lambda/shared/problem.js';
 import { loadScoreTable } from '../lambda/shared/score-table.js';
@@ -41,6 +41,12 @@ export interface RunningGateway {
 export interface GatewayOptions {
   /** Where the one-line-per-request JSON log goes. @default stdout */
   readonly log?: (line: string) => void;
+  /**
+   * Name resolution for `image.url` downloads, for tests that script DNS answers
+   * (rebinding, mixed answers) without querying a real resolver.
+   * @default the system resolver (`dns.lookup`)
+   */
+  readonly imageFetchLookup?: HostResolver;
 }
 
 type Handler = (event: ApiEvent) => Promise<ApiResult>;
@@ -48,6 +54,18 @@ interface Route {
   readonly method: 'GET' | 'POST';
   readonly auth: boolean;
   readonly handler: Handler;
+}
+
+/**
+ * The request target as a URL, or undefined when the WHATWG parser refuses it:
+ * Node's HTTP parser lets through targets such as `//` or `http://[` that `new URL` throws on.
+ */
+function requestUrl(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
 }
 
 /** Starts the gateway (and the embedded engine unless BACKEND_URL is set). */
@@ -88,7 +106,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
       : createCompareHandler({ mode: 'forward', backend, logger: handlerLogger });
   const proxy = createFaceProxyHandler({
     backend,
-    imageFetcher: createImageFetcher(imageFetchConfigFromEnv(env as unknown as NodeJS.ProcessEnv)),
+    imageFetcher: createImageFetcher({ ...imageFetchConfigFromEnv(env as unknown as NodeJS.ProcessEnv), lookup: options.imageFetchLookup }),
     logger: handlerLogger,
   });
   const docs = createDocsHandler({ swaggerUiDir: defaultSwaggerUiDir(), logger: handlerLogger });
@@ -138,7 +156,10 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
       req.on('end', () => {
         if (!done) resolve(Buffer.concat(chunks));
       });
-      req.on('error', reject);
+      // The client hung up mid-body: its fault, so a 400 in the log, not an unexpected 500.
+      req.on('error', () =>
+        reject(new ApiError('validation-error', 'The request body ended before its declared length.', { errors: [{ field: '(body)', reason: 'ended before its declared length' }] })),
+      );
     });
   }
 
@@ -175,7 +196,8 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<{ status: number; keyId?: string }> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = requestUrl(req.url);
+    if (!url) throw new ApiError('not-found', 'The request target is not a valid path.');
     const path = url.pathname;
     const method = req.method ?? 'GET';
 
@@ -229,7 +251,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
       log('info', 'request', {
         requestId,
         method: req.method,
-        path: new URL(req.url ?? '/', 'http://localhost').pathname.slice(0, 200),
+        path: (requestUrl(req.url)?.pathname ?? '(invalid)').slice(0, 200),
         status,
         latencyMs: Math.round((performance.now() - started) * 100) / 100,
         ...(id ? { keyId: id } : {}),
@@ -246,7 +268,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
         } else res.destroy();
         finish(apiError.status, (error as { keyId?: string }).keyId);
       },
-    );
+    ).catch(() => res.destroy()); // a failure while answering a failure must not become an unhandled rejection (fatal in Node)
   });
   // Slow clients cannot hold a connection forever (API Gateway cuts at 30 s too).
   server.requestTimeout = 30_000;

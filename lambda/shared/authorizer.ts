@@ -61,9 +61,28 @@ export function jwksFetcher(timeoutMs: number) {
         throw new FetchError(uri, (error as Error).name);
       }
       if (response.status !== 200) throw new FetchError(uri, `Status code is ${response.status}, expected 200`);
-      return response.arrayBuffer();
+      let body: ArrayBuffer;
+      try {
+        body = await response.arrayBuffer();
+      } catch (error) {
+        throw new FetchError(uri, (error as Error).name);
+      }
+      // A 200 that is not a key set (maintenance page, captive portal) is the identity provider
+      // failing, not the caller's token: a fetch error (503), never "invalid token" (401).
+      if (!isJwks(body)) throw new FetchError(uri, 'Response is not a JSON Web Key Set');
+      return body;
     },
   };
+}
+
+/** True when the bytes are a JSON object with a `keys` array (RFC 7517 section 5). */
+function isJwks(body: ArrayBuffer): boolean {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(body).toString('utf8'));
+    return typeof parsed === 'object' && parsed !== null && Array.isArray((parsed as { keys?: unknown }).keys);
+  } catch {
+    return false;
+  }
 }
 
 /** `arn:aws:execute-api:r:a:api/stage/POST/path` -> `arn:aws:execute-api:r:a:api/stage/*` so a cached policy covers every route. */

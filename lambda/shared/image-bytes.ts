@@ -46,6 +46,17 @@ export interface ImageDimensions {
 }
 
 /**
+ * The bytes in an ArrayBuffer of exactly their length. image-size 2.1 reads fields through
+ * `new DataView(input.buffer, input.byteOffset + offset)`, a view without an end: on a
+ * truncated header it would read past the image into whatever shares the ArrayBuffer
+ * (Node's 8 KiB pool for small Buffers: stale process memory) and report it as a dimension.
+ * Copying costs about a millisecond on a 4 MB image; most large Buffers need no copy.
+ */
+function ownBuffer(bytes: Buffer): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
+}
+
+/**
  * Reads width/height from a JPEG/PNG header and refuses decompression bombs:
  * more than 8,192 px a side or 40 megapixels. Returns a reason string when refused.
  */
@@ -54,7 +65,7 @@ export function checkImageDimensions(bytes: Buffer): { ok: true; dimensions: Ima
   if (!format) return { ok: false, reason: 'must be a JPEG or PNG image' };
   let size: { width?: number; height?: number };
   try {
-    size = imageSize(bytes);
+    size = imageSize(ownBuffer(bytes));
   } catch {
     return { ok: false, reason: `is not a readable ${format.toUpperCase()} image (no valid header with dimensions)` };
   }

@@ -160,7 +160,9 @@ export async function startEngineServer(options: EngineServerOptions = {}): Prom
     const requestId = randomUUID();
     res.setHeader('x-request-id', requestId);
     try {
-      const { pathname } = new URL(req.url ?? '/', 'http://engine.invalid');
+      // Node's parser lets through targets such as `//` that the WHATWG URL parser throws on.
+      const pathname = URL.canParse(req.url ?? '/', 'http://engine.invalid') ? new URL(req.url ?? '/', 'http://engine.invalid').pathname : undefined;
+      if (pathname === undefined) throw new ApiError('not-found', 'The request target is not a valid path.');
       const route = routes[pathname];
       if (!route) throw new ApiError('not-found', `No resource at ${pathname.slice(0, 200)}.`);
       if (!route.methods.includes(req.method ?? '')) {

@@ -15,7 +15,8 @@ export function sample(n: number): Buffer {
   return readFileSync(samplePath(n));
 }
 
-function crc32(buf: Buffer): number {
+/** CRC-32 (the PNG chunk checksum). */
+export function crc32(buf: Buffer): number {
   let crc = ~0;
   for (const byte of buf) {
     crc ^= byte;
@@ -24,7 +25,8 @@ function crc32(buf: Buffer): number {
   return ~crc >>> 0;
 }
 
-function chunk(type: string, data: Buffer): Buffer {
+/** One PNG chunk: length, type, data, CRC. */
+export function pngChunk(type: string, data: Buffer): Buffer {
   const length = Buffer.alloc(4);
   length.writeUInt32BE(data.length);
   const typed = Buffer.concat([Buffer.from(type, 'ascii'), data]);
@@ -46,8 +48,8 @@ export function pngWithHeader(width: number, height: number, rows = 1): Buffer {
   const raw = Buffer.alloc(Math.min(rows, height) * (width + 1));
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(raw)),
-    chunk('IEND', Buffer.alloc(0)),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', deflateSync(raw)),
+    pngChunk('IEND', Buffer.alloc(0)),
   ]);
 }

@@ -52,6 +52,17 @@ describe('engine server: contract endpoints', () => {
     expect(await swagger.text()).toContain('<html');
   });
 
+  it('answers a request target the URL parser refuses (`//`) with a 404 problem, not a 500', async () => {
+    const { port } = new URL(server.url);
+    const status = await new Promise<number>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: '//' }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject);
+    });
+    expect(status).toBe(404);
+  });
+
   it('detect-faces answers faces and unprocessedFaceCount, maxFaceCount defaulting to 1', async () => {
     const all = await post(DETECT, { image: { bytes: sample1 }, maxFaceCount: 10 });
     expect(all.status).toBe(200);
