@@ -4,6 +4,7 @@
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { LogEncryption } from '../constructs/log-encryption.js';
 import type { AppConfig } from '../config.js';
 import { FaceApi, pascal } from '../constructs/api.js';
 import { Monitoring } from '../constructs/monitoring.js';
@@ -23,6 +24,7 @@ export class ApiStack extends Stack {
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
+    new LogEncryption(this, 'LogEncryption');
     const { config, foundation, service } = props;
     const logRetention = retentionDays(config.logRetentionDays);
 

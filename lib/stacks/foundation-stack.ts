@@ -5,6 +5,7 @@
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { LogEncryption } from '../constructs/log-encryption.js';
 import type { AppConfig } from '../config.js';
 import { AlarmTopic } from '../constructs/alarm-topic.js';
 import { Network } from '../constructs/network.js';
@@ -24,6 +25,7 @@ export class FoundationStack extends Stack {
 
   constructor(scope: Construct, id: string, props: FoundationStackProps) {
     super(scope, id, props);
+    new LogEncryption(this, 'LogEncryption');
     const { config } = props;
 
     this.network = new Network(this, 'Network', {

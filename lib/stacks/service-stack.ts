@@ -4,6 +4,7 @@
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { LogEncryption } from '../constructs/log-encryption.js';
 import type { AppConfig } from '../config.js';
 import { ImageSupply } from '../constructs/image-supply.js';
 import { CONTAINER_NAME, FaceService } from '../constructs/service.js';
@@ -23,6 +24,7 @@ export class ServiceStack extends Stack {
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
+    new LogEncryption(this, 'LogEncryption');
     const { config, foundation } = props;
     const logRetention = retentionDays(config.logRetentionDays);
 
