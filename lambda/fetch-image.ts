@@ -34,7 +34,8 @@ export async function handler(event: FetchImageEvent, context?: Context): Promis
       });
     }
     const bytes = await fetcher.fetch(url);
-    logger.info('image fetched', { outcome: 'ok', contentLength: bytes.length, durationMs: durationMs() });
+    const contentLength = bytes.length; // the size only: the image itself never reaches a log
+    logger.info('image fetched', { outcome: 'ok', contentLength, durationMs: durationMs() });
     return { ok: true, bytesBase64: bytes.toString('base64'), contentLength: bytes.length };
   } catch (err) {
     if (err instanceof ApiError) {
