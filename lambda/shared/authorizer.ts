@@ -128,7 +128,7 @@ export function createAuthorizer(deps: AuthorizerDeps): (event: APIGatewayReques
 
     if (scheme === 'bearer' && JWT_PATTERN.test(credential)) {
       if (!verifier) {
-        deps.logger.warn('bearer token refused: no JWT issuer configured');
+        deps.logger.warn('bearer credential refused: no JWT issuer configured');
         throw new Error(UNAUTHORIZED);
       }
       let payload;
@@ -139,7 +139,7 @@ export function createAuthorizer(deps: AuthorizerDeps): (event: APIGatewayReques
           deps.logger.error('JWKS unavailable', { errorName: (error as Error).name });
           throw new Error('JWKS unavailable');
         }
-        deps.logger.info('bearer token refused', { reason: error instanceof JwtBaseError ? error.name : 'invalid' });
+        deps.logger.info('bearer credential refused', { reason: error instanceof JwtBaseError ? error.name : 'invalid' });
         throw new Error(UNAUTHORIZED);
       }
       const usageKey = await deps.jwtUsageKey?.();
@@ -151,7 +151,7 @@ export function createAuthorizer(deps: AuthorizerDeps): (event: APIGatewayReques
       return allow(`jwt:${subject}`, event.methodArn, usageKey, { authType: 'jwt', sub: subject, keyId: keyId(usageKey) });
     }
 
-    deps.logger.info('request refused', { reason: header ? 'unsupported authorization scheme' : 'missing authorization' });
+    deps.logger.info('request refused', { reason: header ? 'unsupported credential scheme' : 'no credentials sent' });
     throw new Error(UNAUTHORIZED);
   };
 }
