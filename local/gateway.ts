@@ -8,7 +8,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { APIGatewayAuthorizerResult } from 'aws-lambda';
 import { createAuthorizer, keyId, UNAUTHORIZED } from '../lambda/shared/authorizer.js';
 import { createBackendClient, type BackendClient } from '../lambda/shared/backend-client.js';
@@ -22,11 +21,10 @@ import { LIMITS } from '../lambda/shared/limits.js';
 import { ApiError, PROBLEM_CONTENT_TYPE } from '../lambda/shared/problem.js';
 import { loadScoreTable } from '../lambda/shared/score-table.js';
 import type { GatewayEnv } from './config.js';
+import { ENGINE_SCORE_TABLE_PATH } from './engine/score.js';
 import { authorizerEvent, proxyEvent } from './events.js';
 import { TokenBuckets } from './rate-limit.js';
 
-/** The embedded engine's own score table (not the vendor's calibration; see local/engine/README.md). */
-export const EMBEDDED_SCORE_TABLE = fileURLToPath(new URL('./engine/score-table.json', import.meta.url));
 
 export interface RunningGateway {
   readonly url: string;
@@ -102,7 +100,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   const compareMode = env.COMPARE_MODE ?? (env.BACKEND_URL ? 'forward' : 'table');
   const compare =
     compareMode === 'table'
-      ? createCompareHandler({ mode: 'table', table: loadScoreTable(env.SCORE_TABLE ?? EMBEDDED_SCORE_TABLE), logger: handlerLogger })
+      ? createCompareHandler({ mode: 'table', table: loadScoreTable(env.SCORE_TABLE ?? ENGINE_SCORE_TABLE_PATH), logger: handlerLogger })
       : createCompareHandler({ mode: 'forward', backend, logger: handlerLogger });
   const proxy = createFaceProxyHandler({
     backend,

@@ -1,11 +1,8 @@
 import { imageSize } from 'image-size';
+import { sniffImageFormat, type ImageFormat } from './image-signature.js';
 import { LIMITS } from './limits.js';
 
-/** The two formats the vendor accepts. */
-export type ImageFormat = 'jpeg' | 'png';
-
-const JPEG_SIGNATURE = Buffer.from([0xff, 0xd8, 0xff]);
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+export { IMAGE_SIGNATURE_BYTES, sniffImageFormat, type ImageFormat } from './image-signature.js';
 
 /**
  * Strict RFC 4648 base64 (standard alphabet, padded, no whitespace). Node's decoder
@@ -16,14 +13,6 @@ const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0
 function isStrictBase64(value: string): boolean {
   if (value.length % 4 !== 0) return false;
   return Buffer.from(value, 'base64').toString('base64') === value;
-}
-
-/** Sniffs JPEG/PNG from the first bytes, whatever a Content-Type or file name claims. */
-export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length >= JPEG_SIGNATURE.length && buf.subarray(0, 3).equals(JPEG_SIGNATURE)) return 'jpeg';
-  if (buf.length >= PNG_SIGNATURE.length && buf.subarray(0, 8).equals(PNG_SIGNATURE)) return 'png';
-  return undefined;
 }
 
 /** Why a base64 image string was refused; `undefined` when it is acceptable. */

@@ -4,6 +4,7 @@
  * sharp cannot decode becomes a 400 `image-rejected` problem, never a 5xx.
  */
 import sharp from 'sharp';
+import { sniffImageFormat } from '../../lambda/shared/image-signature.js';
 import { LIMITS } from '../../lambda/shared/limits.js';
 import { ApiError } from '../../lambda/shared/problem.js';
 
@@ -24,21 +25,11 @@ export interface DecodedImage {
   readonly frame: RgbFrame;
 }
 
-const JPEG_SIGNATURE = Buffer.from([0xff, 0xd8, 0xff]);
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
 /**
  * Same decompression-bomb guard as the gateway (lambda/shared/limits.ts: 40 MP).
  * `failOn: 'error'` lets slightly damaged but displayable files through, as browsers do.
  */
 const SHARP_INPUT = { limitInputPixels: LIMITS.maxImagePixels, failOn: 'error' } as const;
-
-/** `jpeg`, `png` or undefined, from the first bytes (the vendor accepts only these two). */
-export function sniffFormat(bytes: Buffer): 'jpeg' | 'png' | undefined {
-  if (bytes.length >= 3 && bytes.subarray(0, 3).equals(JPEG_SIGNATURE)) return 'jpeg';
-  if (bytes.length >= 8 && bytes.subarray(0, 8).equals(PNG_SIGNATURE)) return 'png';
-  return undefined;
-}
 
 /** An image whose header has been read: its displayed size, and its pixels at any size. */
 export interface OpenedImage {
@@ -74,7 +65,7 @@ function rejected(error: unknown): ApiError {
  * @throws ApiError `image-rejected` (400) when the bytes are not a JPEG/PNG or exceed 40 MP
  */
 export async function openImage(bytes: Buffer): Promise<OpenedImage> {
-  if (!sniffFormat(bytes)) throw new ApiError('image-rejected', 'image.bytes is not a JPEG or PNG image.');
+  if (!sniffImageFormat(bytes)) throw new ApiError('image-rejected', 'image.bytes is not a JPEG or PNG image.');
   let width: number;
   let height: number;
   try {

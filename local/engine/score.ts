@@ -5,7 +5,7 @@
  * engine and table mode with this file answer the same integer.
  */
 import { fileURLToPath } from 'node:url';
-import { loadScoreTable, scoreEmbeddings, type ScoreTable } from '../../lambda/shared/score-table.js';
+import { loadScoreTable, type ScoreTable } from '../../lambda/shared/score-table.js';
 
 export type { ScoreTable };
 
@@ -15,14 +15,4 @@ export const ENGINE_SCORE_TABLE_PATH = fileURLToPath(new URL('./score-table.json
 /** Reads and validates the engine's table (throws naming the file and field when it is malformed). */
 export function loadEngineScoreTable(path: string = ENGINE_SCORE_TABLE_PATH): ScoreTable {
   return loadScoreTable(path);
-}
-
-/**
- * Similarity in [-1, 100] of two equal-length embeddings: the `score` of the last
- * boundary whose cosine is at or below theirs; `belowAll` under the first
- * boundary; the table's `zeroVector` answer when either has zero length
- * (`'refuse'` for tables that say the backend answers those with a 400).
- */
-export function scoreFromTable(table: ScoreTable, a: readonly number[], b: readonly number[]): number | 'refuse' {
-  return scoreEmbeddings(table, a, b);
 }

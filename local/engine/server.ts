@@ -18,7 +18,8 @@ import {
 import { LIMITS } from '../../lambda/shared/limits.js';
 import { ApiError, PROBLEM_CONTENT_TYPE } from '../../lambda/shared/problem.js';
 import { createEngine, type EngineOptions, type FaceEngine } from './engine.js';
-import { loadEngineScoreTable, scoreFromTable, type ScoreTable } from './score.js';
+import { loadEngineScoreTable, type ScoreTable } from './score.js';
+import { scoreEmbeddings } from '../../lambda/shared/score-table.js';
 
 export interface EngineServerOptions {
   /** Interface to listen on. @default '127.0.0.1' */
@@ -142,7 +143,7 @@ export async function startEngineServer(options: EngineServerOptions = {}): Prom
         if (!embedding1 || !embedding2) throw new ApiError('validation-error', 'embedding1 and embedding2 are required');
         checkDimension(table, embedding1, 'embedding1');
         checkDimension(table, embedding2, 'embedding2');
-        const similarity = scoreFromTable(table, embedding1, embedding2);
+        const similarity = scoreEmbeddings(table, embedding1, embedding2);
         if (similarity === 'refuse') {
           const reason = 'must not be all zeros (the cosine of a zero vector is undefined)';
           throw new ApiError('validation-error', `embedding1/embedding2: ${reason}`, {

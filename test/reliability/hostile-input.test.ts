@@ -17,7 +17,7 @@ import {
 } from '../../lambda/shared/contract.js';
 import { LIMITS } from '../../lambda/shared/limits.js';
 import { loadScoreTable } from '../../lambda/shared/score-table.js';
-import { EMBEDDED_SCORE_TABLE } from '../../local/gateway.js';
+import { ENGINE_SCORE_TABLE_PATH as EMBEDDED_SCORE_TABLE } from '../../local/engine/score.js';
 import { startFakeBackend, type FakeBackend } from '../helpers/fake-backend.js';
 import { answerProblems, percentile, recordFigures } from '../helpers/reliability/answers.js';
 import { createClient, type Client } from '../helpers/reliability/client.js';

@@ -12,6 +12,7 @@ import { promises as dns } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction, Socket } from 'node:net';
+import { IMAGE_SIGNATURE_BYTES, sniffImageFormat } from '../image-signature.js';
 import { ApiError } from '../problem.js';
 import {
   IMAGE_URL_FIELD,
@@ -76,8 +77,6 @@ const REQUEST_HEADERS = {
 } as const;
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-const JPEG_SIGNATURE = Buffer.from([0xff, 0xd8, 0xff]);
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const TLS_VERIFY_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'SELF_SIGNED_CERT_IN_CHAIN',
@@ -354,7 +353,7 @@ async function readImage(body: AsyncIterable<Buffer> & { destroy(): unknown }, m
     total += chunk.length;
     if (total > maxBytes) throw tooLarge(maxBytes);
     chunks.push(chunk);
-    if (!sniffed && total >= PNG_SIGNATURE.length) {
+    if (!sniffed && total >= IMAGE_SIGNATURE_BYTES) {
       assertImageSignature(Buffer.concat(chunks));
       sniffed = true;
     }
@@ -366,9 +365,7 @@ async function readImage(body: AsyncIterable<Buffer> & { destroy(): unknown }, m
 
 /** @throws ApiError `image-fetch-failed` unless the bytes start with a JPEG or PNG signature (Content-Type is ignored). */
 function assertImageSignature(bytes: Buffer): void {
-  const isJpeg = bytes.subarray(0, JPEG_SIGNATURE.length).equals(JPEG_SIGNATURE);
-  const isPng = bytes.subarray(0, PNG_SIGNATURE.length).equals(PNG_SIGNATURE);
-  if (!isJpeg && !isPng) throw failed('did not return a JPEG or PNG image');
+  if (!sniffImageFormat(bytes)) throw failed('did not return a JPEG or PNG image');
 }
 
 /** A short, safe error code (never a message: messages may quote the host or URL). */

@@ -3,7 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, EMBEDDING_DIMENSION, type DetectResult, type FaceEngine } from '../../../local/engine/engine.js';
 import { boxArea, iou, type PixelBox } from '../../../local/engine/geometry.js';
 import { liveTensorCount } from '../../../local/engine/runtime.js';
-import { loadEngineScoreTable, scoreFromTable } from '../../../local/engine/score.js';
+import { loadEngineScoreTable } from '../../../local/engine/score.js';
+import { scoreEmbeddings } from '../../../lambda/shared/score-table.js';
 import { fakeJpeg, greyPng, norm, sample } from './samples.js';
 
 let engine: FaceEngine;
@@ -155,7 +156,7 @@ describe('embed', () => {
         .map((c) => ({ c, o: iou(f.face.boundingBox, scaleBox(c.face.boundingBox, 1920 / 1152)) }))
         .sort((a, b) => b.o - a.o)[0]!;
       expect(twin.o).toBeGreaterThan(0.8);
-      expect(scoreFromTable(table, f.embedding, twin.c.embedding)).toBeGreaterThanOrEqual(90);
+      expect(scoreEmbeddings(table, f.embedding, twin.c.embedding)).toBeGreaterThanOrEqual(90);
     }
     // Three different women in one photo: every pair stays below the match threshold.
     const [a, b, c] = original.faces.map((f) => f.embedding);
@@ -164,7 +165,7 @@ describe('embed', () => {
       [a!, c!],
       [b!, c!],
     ]) {
-      expect(scoreFromTable(table, x, y)).toBeLessThan(70);
+      expect(scoreEmbeddings(table, x, y)).toBeLessThan(70);
     }
   });
 
@@ -176,7 +177,7 @@ describe('embed', () => {
     for (const f of original.faces) {
       const twin = half.faces.map((c) => ({ c, o: iou(f.face.boundingBox, scaleBox(c.face.boundingBox, 2)) })).sort((a, b) => b.o - a.o)[0]!;
       expect(twin.o).toBeGreaterThan(0.8);
-      expect(scoreFromTable(table, f.embedding, twin.c.embedding)).toBeGreaterThanOrEqual(90);
+      expect(scoreEmbeddings(table, f.embedding, twin.c.embedding)).toBeGreaterThanOrEqual(90);
     }
   });
 

@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { cropFrame, decodeImage, openImage, sniffFormat } from '../../../local/engine/image.js';
+import { sniffImageFormat } from '../../../lambda/shared/image-bytes.js';
+import { cropFrame, decodeImage, openImage } from '../../../local/engine/image.js';
 import { fakeJpeg, greyPng } from './samples.js';
 
 describe('decodeImage', () => {
@@ -84,11 +85,11 @@ describe('openImage', () => {
   });
 });
 
-describe('sniffFormat', () => {
+describe('sniffImageFormat (shared with the gateway)', () => {
   it('recognises JPEG and PNG signatures only', async () => {
-    expect(sniffFormat(fakeJpeg())).toBe('jpeg');
-    expect(sniffFormat(await greyPng(4, 4))).toBe('png');
-    expect(sniffFormat(Buffer.from('GIF89a'))).toBeUndefined();
+    expect(sniffImageFormat(fakeJpeg())).toBe('jpeg');
+    expect(sniffImageFormat(await greyPng(4, 4))).toBe('png');
+    expect(sniffImageFormat(Buffer.from('GIF89a'))).toBeUndefined();
   });
 });
 

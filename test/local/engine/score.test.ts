@@ -7,7 +7,8 @@ import {
   scoreForFaceApiDistance,
   TYPICAL_DESCRIPTOR_NORM,
 } from '../../../local/engine/make-score-table.js';
-import { ENGINE_SCORE_TABLE_PATH, loadEngineScoreTable, scoreFromTable } from '../../../local/engine/score.js';
+import { ENGINE_SCORE_TABLE_PATH, loadEngineScoreTable } from '../../../local/engine/score.js';
+import { scoreEmbeddings } from '../../../lambda/shared/score-table.js';
 
 /** Two 128-d unit vectors whose cosine is `c`. */
 function pairWithCosine(c: number): [number[], number[]] {
@@ -53,7 +54,7 @@ describe('engine score table', () => {
         if (table.boundaries.some((b) => Math.abs(b.cosine - c) < 1e-6)) return;
         const [a, b] = pairWithCosine(c);
         const expected = scoreForFaceApiDistance(TYPICAL_DESCRIPTOR_NORM * Math.sqrt(2 - 2 * c));
-        expect(scoreFromTable(table, a, b)).toBe(expected);
+        expect(scoreEmbeddings(table, a, b)).toBe(expected);
       }),
       { numRuns: 2000 },
     );
@@ -62,31 +63,31 @@ describe('engine score table', () => {
 
 describe('scoreFromTable', () => {
   it("scores the vendor guide's 3-number example like any other length (cosine 0.99998 -> 100)", () => {
-    expect(scoreFromTable(table, [0.123, -0.456, 0.789], [0.125, -0.45, 0.792])).toBe(100);
-    expect(scoreFromTable(table, [1, 0, 0], [0, 1, 0])).toBe(0);
-    expect(scoreFromTable(table, [1, 2], [1, 2])).toBe(100);
+    expect(scoreEmbeddings(table, [0.123, -0.456, 0.789], [0.125, -0.45, 0.792])).toBe(100);
+    expect(scoreEmbeddings(table, [1, 0, 0], [0, 1, 0])).toBe(0);
+    expect(scoreEmbeddings(table, [1, 2], [1, 2])).toBe(100);
   });
 
   it('scores identical 100, opposite and orthogonal 0, a zero vector -1', () => {
     const [a] = pairWithCosine(1);
-    expect(scoreFromTable(table, a, a)).toBe(100);
-    expect(scoreFromTable(table, a, a.map((x) => -x))).toBe(0);
-    expect(scoreFromTable(table, ...pairWithCosine(0))).toBe(0);
-    expect(scoreFromTable(table, a, new Array(128).fill(0))).toBe(-1);
+    expect(scoreEmbeddings(table, a, a)).toBe(100);
+    expect(scoreEmbeddings(table, a, a.map((x) => -x))).toBe(0);
+    expect(scoreEmbeddings(table, ...pairWithCosine(0))).toBe(0);
+    expect(scoreEmbeddings(table, a, new Array(128).fill(0))).toBe(-1);
   });
 
   it('takes the score of the last boundary at or below the cosine, and is scale-invariant', () => {
     const b70 = table.boundaries.find((b) => b.score === 70)!.cosine;
-    expect(scoreFromTable(table, ...pairWithCosine(b70 + 1e-9))).toBe(70);
-    expect(scoreFromTable(table, ...pairWithCosine(b70 - 1e-6))).toBe(69);
+    expect(scoreEmbeddings(table, ...pairWithCosine(b70 + 1e-9))).toBe(70);
+    expect(scoreEmbeddings(table, ...pairWithCosine(b70 - 1e-6))).toBe(69);
     const [a, b] = pairWithCosine(0.95);
-    expect(scoreFromTable(table, a.map((x) => x * 1e6), b.map((x) => x * 1e-6))).toBe(scoreFromTable(table, a, b));
+    expect(scoreEmbeddings(table, a.map((x) => x * 1e6), b.map((x) => x * 1e-6))).toBe(scoreEmbeddings(table, a, b));
   });
 
   it('answers belowAll under the first boundary of a table that does not start at -1', () => {
     const custom = { ...table, belowAll: -1, boundaries: [{ cosine: 0.5, score: 10 }, { cosine: 0.9, score: 90 }] };
-    expect(scoreFromTable(custom, ...pairWithCosine(0.2))).toBe(-1);
-    expect(scoreFromTable(custom, ...pairWithCosine(0.6))).toBe(10);
-    expect(scoreFromTable(custom, ...pairWithCosine(0.95))).toBe(90);
+    expect(scoreEmbeddings(custom, ...pairWithCosine(0.2))).toBe(-1);
+    expect(scoreEmbeddings(custom, ...pairWithCosine(0.6))).toBe(10);
+    expect(scoreEmbeddings(custom, ...pairWithCosine(0.95))).toBe(90);
   });
 });
