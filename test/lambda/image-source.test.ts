@@ -2,17 +2,11 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { lambdaImageFetcher } from '../../lambda/shared/image-source.js';
-import { ApiError } from '../../lambda/shared/problem.js';
+import { failure } from '../helpers/errors.js';
 import { sample } from '../helpers/images.js';
 
 const lambda = mockClient(LambdaClient);
 const payload = (value: unknown) => Buffer.from(JSON.stringify(value)) as unknown as Uint8Array;
-
-async function refusal(promise: Promise<unknown>): Promise<ApiError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  expect(error).toBeInstanceOf(ApiError);
-  return error as ApiError;
-}
 
 describe('lambdaImageFetcher (proxy -> fetch-image function)', () => {
   beforeEach(() => lambda.reset());
@@ -29,7 +23,7 @@ describe('lambdaImageFetcher (proxy -> fetch-image function)', () => {
 
   it('turns a refusal into the same 400 problem the in-process fetcher throws', async () => {
     lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload({ ok: false, problem: { kind: 'image-url-rejected', detail: 'image.url resolves to a loopback address' } }) as never });
-    const error = await refusal(lambdaImageFetcher('f', new LambdaClient({ region: 'eu-west-1' })).fetch('http://127.0.0.1/'));
+    const error = await failure(lambdaImageFetcher('f', new LambdaClient({ region: 'eu-west-1' })).fetch('http://127.0.0.1/'));
     expect(error.status).toBe(400);
     expect(error.errors?.[0]).toEqual({ field: 'image.url', reason: 'resolves to a loopback address' });
   });
@@ -40,12 +34,12 @@ describe('lambdaImageFetcher (proxy -> fetch-image function)', () => {
     ['an unknown problem kind', { StatusCode: 200, Payload: payload({ ok: false, problem: { kind: 'teapot', detail: 'x' } }) }, 502],
   ])('maps %s to %i', async (_name, output, status) => {
     lambda.on(InvokeCommand).resolves(output as never);
-    expect((await refusal(lambdaImageFetcher('f', new LambdaClient({ region: 'eu-west-1' })).fetch('https://a.example/x.jpg'))).status).toBe(status);
+    expect((await failure(lambdaImageFetcher('f', new LambdaClient({ region: 'eu-west-1' })).fetch('https://a.example/x.jpg'))).status).toBe(status);
   });
 
   it('maps throttling to 503 with Retry-After', async () => {
     lambda.on(InvokeCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException' }));
-    const error = await refusal(lambdaImageFetcher('f', new LambdaClient({ region: 'eu-west-1' })).fetch('https://a.example/x.jpg'));
+    const error = await failure(lambdaImageFetcher('f', new LambdaClient({ region: 'eu-west-1' })).fetch('https://a.example/x.jpg'));
     expect(error.status).toBe(503);
     expect(error.headers).toEqual({ 'retry-after': '1' });
   });

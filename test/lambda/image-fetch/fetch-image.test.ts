@@ -12,13 +12,13 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ApiError } from '../../../lambda/shared/problem.js';
 import {
   IMAGE_FETCH_USER_AGENT,
   createImageFetcher,
   type HostResolver,
   type ImageFetchConfig,
 } from '../../../lambda/shared/image-fetch/index.js';
+import { failure } from '../../helpers/errors.js';
 
 const JPEG = readFileSync(path.join(process.cwd(), 'node_modules/@vladmandic/face-api/demo/sample1.jpg'));
 const PNG = readFileSync(path.join(process.cwd(), 'node_modules/@vladmandic/face-api/demo/facemesh.png'));
@@ -105,17 +105,6 @@ function fetcher(config: Partial<ImageFetchConfig> = {}) {
   return createImageFetcher({ allowCidrs: ['127.0.0.1/32'], totalTimeoutMs: 5_000, ...config });
 }
 
-/** Awaits a rejection and returns it as an ApiError. */
-async function failure(promise: Promise<unknown>): Promise<ApiError> {
-  const err = await promise.then(
-    () => {
-      throw new Error('expected the fetch to fail, it succeeded');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApiError);
-  return err as ApiError;
-}
 
 /** A resolver that answers from a table and counts its calls. */
 function tableResolver(table: Record<string, string[] | (() => string[])>): HostResolver & { calls: string[] } {

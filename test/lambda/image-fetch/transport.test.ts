@@ -8,8 +8,8 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ApiError } from '../../../lambda/shared/problem.js';
 import { createImageFetcher, type ImageFetchConfig } from '../../../lambda/shared/image-fetch/index.js';
+import { failure } from '../../helpers/errors.js';
 
 const JPEG = readFileSync(path.join(process.cwd(), 'node_modules/@vladmandic/face-api/demo/sample1.jpg'));
 
@@ -64,16 +64,6 @@ function fetcher(config: Partial<ImageFetchConfig> = {}) {
   return createImageFetcher({ allowCidrs: ['127.0.0.1/32'], totalTimeoutMs: 5_000, ...config });
 }
 
-async function failure(promise: Promise<unknown>): Promise<ApiError> {
-  const err = await promise.then(
-    () => {
-      throw new Error('expected the fetch to fail, it succeeded');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApiError);
-  return err as ApiError;
-}
 
 const until = async (check: () => boolean, ms = 1_000): Promise<void> => {
   for (const end = Date.now() + ms; !check() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5));
