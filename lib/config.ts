@@ -45,6 +45,10 @@ const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 // GPU instance families an x86_64 image can run on (g5g is Graviton: excluded).
 const GPU_INSTANCE_TYPE = /^(g4dn|g5|g6|g6e|gr6|p3|p3dn|p4d|p4de|p5|p5e|p5en)\.[0-9]*x?large$|^(g4dn|g5|g6|g6e|gr6|p3|p3dn|p4d|p4de|p5|p5e|p5en)\.metal$/;
 
+/** Why `compute.warmPool.reuseOnScaleIn` is refused (the ECS developer guide's warm pool page). */
+export const WARM_POOL_REUSE_REFUSED =
+  'cannot be set: ECS does not support ReuseOnScaleIn on the warm pool of an Auto Scaling group it scales (ECS developer guide, "Configuring pre-initialized instances for your Amazon ECS Auto Scaling group", docs.aws.amazon.com/AmazonECS/latest/developerguide/using-warm-pool.html); remove the field';
+
 /** The project root (the directory holding cdk.json). */
 export const PROJECT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -151,7 +155,14 @@ const ComputeSchema = z.discriminatedUnion('mode', [
       maxInstances: int(1, 100).default(2),
       /** A warm pool of stopped, pre-initialised instances for faster scale-out. */
       warmPool: z
-        .object({ minSize: int(0, 100).default(1), reuseOnScaleIn: z.boolean().default(true) })
+        .object({
+          minSize: int(0, 100).default(1),
+          // ECS developer guide, "Configuring pre-initialized instances for your Amazon ECS Auto Scaling group"
+          // (using-warm-pool.html): ReuseOnScaleIn cannot be set on a warm pool of an ECS Auto Scaling group.
+          reuseOnScaleIn: z
+            .never({ error: WARM_POOL_REUSE_REFUSED })
+            .optional(),
+        })
         .strict()
         .optional(),
       /** Root EBS volume (gp3, encrypted) in GiB: the image and the GPU drivers live there. */

@@ -275,7 +275,9 @@ export class FaceService extends Construct {
       // Tasks (awsvpc) must not read the instance role's credentials from IMDS.
       'echo ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config',
       'echo ECS_ENABLE_GPU_SUPPORT=true >> /etc/ecs/ecs.config',
-      ...(compute.warmPool ? ['echo ECS_WARM_POOL_CHECK=true >> /etc/ecs/ecs.config'] : []),
+      // The agent keeps warm-pool instances from registering until they enter service; the variable is
+      // ECS_WARM_POOLS_CHECK (ECS developer guide, "Configuring pre-initialized instances ...", using-warm-pool.html).
+      ...(compute.warmPool ? ['echo ECS_WARM_POOLS_CHECK=true >> /etc/ecs/ecs.config'] : []),
     );
     const launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
       // Resolved at deploy time from the public SSM parameter (no synth lookup).
@@ -311,7 +313,7 @@ export class FaceService extends Construct {
       asg.addWarmPool({
         minSize: compute.warmPool.minSize,
         poolState: autoscaling.PoolState.STOPPED,
-        reuseOnScaleIn: compute.warmPool.reuseOnScaleIn,
+        // No reuseOnScaleIn: ECS does not support it (using-warm-pool.html); the schema refuses it.
       });
     }
     const capacityProvider = new ecs.AsgCapacityProvider(this, 'CapacityProvider', {

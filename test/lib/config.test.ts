@@ -60,6 +60,9 @@ describe('parseConfig refuses bad values, naming the field', () => {
     ['a non-GPU instance type', { compute: { mode: 'ec2-gpu', instanceType: 'm5.xlarge' } }, /compute\.instanceType: must be an x86_64 GPU instance type/],
     ['a Graviton GPU instance type', { compute: { mode: 'ec2-gpu', instanceType: 'g5g.xlarge' } }, /compute\.instanceType/],
     ['maxInstances below minInstances', { compute: { mode: 'ec2-gpu', minInstances: 3, maxInstances: 2 } }, /compute\.maxInstances: must be at least minInstances \(3\)/],
+    // ECS developer guide, "Configuring pre-initialized instances for your Amazon ECS Auto Scaling group" (using-warm-pool.html).
+    ['reuseOnScaleIn on the warm pool of an ECS Auto Scaling group', { compute: { mode: 'ec2-gpu', warmPool: { minSize: 1, reuseOnScaleIn: true } } }, /compute\.warmPool\.reuseOnScaleIn: cannot be set: ECS does not support ReuseOnScaleIn[\s\S]*using-warm-pool\.html/],
+    ['reuseOnScaleIn false on the warm pool (the field itself is refused)', { compute: { mode: 'ec2-gpu', warmPool: { reuseOnScaleIn: false } } }, /compute\.warmPool\.reuseOnScaleIn: cannot be set/],
     ['desired tasks outside min..max', { tasks: { min: 2, desired: 1, max: 4 } }, /tasks\.desired: must be between tasks\.min \(2\) and tasks\.max \(4\)/],
     ['a secret reference of no known shape', { activationKey: { name: 'x' } }, /activationKey: must be \{ "create": true/],
     ['a malformed secret ARN', { activationKey: { secretArn: 'my-secret' } }, /activationKey\.secretArn: must be a Secrets Manager secret ARN/],

@@ -188,8 +188,19 @@ describe('FaceService on EC2 GPU (config/gpu.json-like)', () => {
     const userData = JSON.stringify(launchTemplate.Properties.LaunchTemplateData.UserData);
     expect(userData).toContain('echo ECS_TASK_PIDS_LIMIT=128 >> /etc/ecs/ecs.config');
     expect(userData).toContain('echo ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config');
-    expect(userData).toContain('echo ECS_WARM_POOL_CHECK=true >> /etc/ecs/ecs.config');
     expect(userData).toContain('ECS_CLUSTER=');
+  });
+
+  it('THEN the warm pool agent variable is ECS_WARM_POOLS_CHECK, the documented name (ECS developer guide, using-warm-pool.html), never the ECS_WARM_POOL_CHECK typo', () => {
+    const [[, launchTemplate]] = resourcesOfType(json, 'AWS::EC2::LaunchTemplate');
+    const userData = JSON.stringify(launchTemplate.Properties.LaunchTemplateData.UserData);
+    expect(userData).toContain('echo ECS_WARM_POOLS_CHECK=true >> /etc/ecs/ecs.config');
+    expect(userData).not.toMatch(/ECS_WARM_POOL_CHECK/);
+  });
+
+  it('THEN the warm pool sets no ReuseOnScaleIn, which ECS does not support (using-warm-pool.html)', () => {
+    const [[, pool]] = resourcesOfType(json, 'AWS::AutoScaling::WarmPool');
+    expect(pool.Properties.InstanceReusePolicy).toBeUndefined();
   });
 
   it('THEN an ASG capacity provider has managed scaling and managed termination protection', () => {
