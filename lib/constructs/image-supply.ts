@@ -131,8 +131,9 @@ export class ImageSupply extends Construct {
           // The mirror re-points the vendor's tag (e.g. latest) at each new digest.
           imageTagMutability: ecr.TagMutability.MUTABLE,
           lifecycleRules: [{ description: `Keep the ${config.keepImages} newest images`, maxImageCount: config.keepImages }],
-          // The running service pulls from here: never delete it with the stack.
-          removalPolicy: RemovalPolicy.RETAIN,
+          // The running service pulls from here: never delete it with the stack, but let a rolled-back first
+          // create remove it (RetainExceptOnCreate: CloudFormation User Guide, "DeletionPolicy attribute").
+          removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         });
         this.mirrorFunction = this.createMirrorFunction('Mirror', 'Copies the vendor image into ECR (CloudFormation custom resource, every deploy)');
         const provider = new cr.Provider(this, 'Provider', {

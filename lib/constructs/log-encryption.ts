@@ -21,8 +21,9 @@ export class LogEncryption extends Construct {
       description: `Encrypts the CloudWatch log groups of ${stack.stackName}`,
       enableKeyRotation: true,
       pendingWindow: Duration.days(7),
-      // Logs stay readable after `cdk destroy` only while the key exists.
-      removalPolicy: RemovalPolicy.RETAIN,
+      // Logs stay readable after `cdk destroy` only while the key exists; a rolled-back first create holds no
+      // logs worth a key, so it goes (RetainExceptOnCreate: CloudFormation User Guide, "DeletionPolicy attribute").
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     // CloudWatch Logs uses the key on the log groups' behalf; the condition limits it to this account's log groups
     // (AWS docs: "Encrypt log data in CloudWatch Logs using AWS Key Management Service").

@@ -33,7 +33,7 @@ export interface OperatorSecretProps {
   readonly resolveCompleteArn?: boolean;
 }
 
-/** A secret the operator fills in: owned (RETAIN) or imported. */
+/** A secret the operator fills in: owned (RETAIN_ON_UPDATE_OR_DELETE) or imported. */
 export class OperatorSecret extends Construct {
   /** The secret (owned or imported). */
   public readonly secret: secretsmanager.ISecret;
@@ -55,8 +55,10 @@ export class OperatorSecret extends Construct {
         generateSecretString: props.placeholder
           ? { secretStringTemplate: JSON.stringify(props.placeholder.template), generateStringKey: props.placeholder.generateKey, excludePunctuation: true }
           : { excludePunctuation: true, passwordLength: 32 },
-        // The value is the vendor's: keep it when the stack goes (cdk destroy).
-        removalPolicy: RemovalPolicy.RETAIN,
+        // The value is the vendor's: keep it on delete and replacement, but not when the stack's first create
+        // rolls back (RetainExceptOnCreate), or the retry fails on "already exists" for this fixed name
+        // (CloudFormation User Guide, "DeletionPolicy attribute", RetainExceptOnCreate).
+        removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
       });
       Validations.of(secret).acknowledge({ id: 'AwsSolutions-SMG4', reason: props.noRotationReason });
       this.secret = secret;

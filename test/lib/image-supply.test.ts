@@ -40,7 +40,7 @@ describe('ImageSupply: mirror (default)', () => {
         EncryptionConfiguration: { EncryptionType: 'KMS' },
         LifecyclePolicy: { LifecyclePolicyText: Match.stringLikeRegexp('"countNumber":10') },
       }),
-      DeletionPolicy: 'Retain',
+      DeletionPolicy: 'RetainExceptOnCreate', // CloudFormation "DeletionPolicy attribute": not kept after a rolled-back first create
       UpdateReplacePolicy: 'Retain',
     });
   });
