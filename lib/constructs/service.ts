@@ -319,7 +319,12 @@ export class FaceService extends Construct {
     const capacityProvider = new ecs.AsgCapacityProvider(this, 'CapacityProvider', {
       autoScalingGroup: asg,
       enableManagedScaling: true,
-      enableManagedTerminationProtection: true,
+      // Off: managed termination protection makes deleting the group hang (scale-in-protected instances are
+      // never released), including the rollback of a failed first create and `cdk destroy`
+      // (github.com/aws/aws-cdk/issues/18179). Managed draining protects running tasks instead: on scale-in ECS
+      // drains an instance's tasks (replacing them elsewhere) before the group terminates it (ECS developer
+      // guide, "Safely stop Amazon ECS workloads running on EC2 instances", managed-instance-draining.html).
+      enableManagedTerminationProtection: false,
       enableManagedDraining: true,
       targetCapacityPercent: 100,
       machineImageType: ecs.MachineImageType.AMAZON_LINUX_2,

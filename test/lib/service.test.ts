@@ -203,14 +203,21 @@ describe('FaceService on EC2 GPU (config/gpu.json-like)', () => {
     expect(pool.Properties.InstanceReusePolicy).toBeUndefined();
   });
 
-  it('THEN an ASG capacity provider has managed scaling and managed termination protection', () => {
+  // github.com/aws/aws-cdk/issues/18179: managed termination protection makes the group's deletion (cdk destroy, and
+  // the rollback of a failed first create) hang; managed draining (ECS developer guide, managed-instance-draining.html)
+  // keeps tasks safe on scale-in instead.
+  it('THEN the ASG capacity provider has managed scaling and managed draining, and no managed termination protection (deletes and rollbacks finish)', () => {
     template.hasResourceProperties('AWS::ECS::CapacityProvider', {
       AutoScalingGroupProvider: Match.objectLike({
         ManagedScaling: Match.objectLike({ Status: 'ENABLED', TargetCapacity: 100 }),
-        ManagedTerminationProtection: 'ENABLED',
+        ManagedTerminationProtection: 'DISABLED',
+        ManagedDraining: 'ENABLED',
       }),
     });
-    template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MinSize: '1', MaxSize: '3', NewInstancesProtectedFromScaleIn: true });
+    const [[, group]] = resourcesOfType(json, 'AWS::AutoScaling::AutoScalingGroup');
+    expect(group.Properties).toMatchObject({ MinSize: '1', MaxSize: '3' });
+    // Scale-in protection on new instances is what keeps the deletion waiting forever.
+    expect(group.Properties.NewInstancesProtectedFromScaleIn ?? false).toBe(false);
     template.hasResourceProperties('AWS::AutoScaling::WarmPool', { MinSize: 1, PoolState: 'Stopped' });
   });
 
