@@ -1,6 +1,19 @@
 /**
  * API: the REST API with its functions, keys, usage plans and WAF, and the
  * dashboard and alarms that watch the whole path.
+ *
+ * It reads the Foundation and Service stacks through strong references
+ * (cdk.json `@aws-cdk/core:defaultCrossStackReferences: strong`: CloudFormation
+ * exports + `Fn::ImportValue`), which every region supports, also nested in
+ * `Fn::Join`/`Fn::Split`. Weak references (`Fn::GetStackOutput`) are not
+ * supported nested in other intrinsics in every region (aws-cdk PR 37948).
+ * The price: CloudFormation refuses to change or delete an export while
+ * another stack imports it ("Export ... cannot be updated as it is in use").
+ * A change that replaces an imported resource (the internal ALB or its target
+ * group, or the ECS service, which is replaced when `compute.mode` changes)
+ * fails in the Service stack's deploy. Do it in two steps: `cdk destroy` this
+ * Api stack (the API is unavailable until step 2), then `cdk deploy --all`; or
+ * deploy the change as a new stage. See docs/gpu.md, "Stack updates".
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';

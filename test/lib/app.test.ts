@@ -1,14 +1,17 @@
 /**
  * The whole app: stack names, stable outputs, one snapshot per stack (asset
- * hashes normalised), weak cross-stack references, and cdk-nag's AwsSolutions
- * checks with no unacknowledged finding in every compute and image mode.
+ * hashes normalised), strong cross-stack references that CloudFormation supports
+ * in every region, and cdk-nag's AwsSolutions checks with no unacknowledged
+ * finding in every compute and image mode and every example configuration.
  */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stackNames } from '../../lib/app.js';
-import type { AppConfigInput } from '../../lib/config.js';
+import { PROJECT_DIR, loadConfig, type AppConfigInput } from '../../lib/config.js';
 import { writeCalibratedTable } from './calibrated-table.js';
 import { cdkJsonContext, normaliseTemplate, synth, type Synthesized } from './synth.js';
 
@@ -33,13 +36,10 @@ describe('the default app (no configuration at all), with cdk-nag', () => {
     expect(JSON.stringify(app.json('api').Outputs.SwaggerUrl.Value)).toContain('swagger/index.html');
   });
 
-  it('THEN the stacks read each other through Fn::GetStackOutput (weak references), not exports that lock the producer', () => {
-    for (const stack of ['foundation', 'service', 'api'] as const) {
-      const text = JSON.stringify(app.json(stack));
-      expect(text).not.toContain('Fn::ImportValue');
-      expect(Object.values(app.json(stack).Outputs as Record<string, any>).filter((o) => o.Export)).toEqual([]);
-    }
-    expect(JSON.stringify(app.json('service'))).toContain('"Fn::GetStackOutput":{"StackName":"FaceVerification-dev-Foundation"');
+  it('THEN the stacks read each other through exports (strong references): the Api stack imports the backend from the Service stack', () => {
+    expect(cdkJsonContext()['@aws-cdk/core:defaultCrossStackReferences']).toBe('strong');
+    expect(JSON.stringify(app.json('api'))).toContain('"Fn::ImportValue":"FaceVerification-dev-Service:ExportsOutput');
+    expect(Object.values(app.json('service').Outputs as Record<string, any>).filter((o) => o.Export).length).toBeGreaterThan(0);
   });
 
   // CloudFormation User Guide, "DeletionPolicy attribute": Retain also keeps a resource when the stack's first
@@ -126,5 +126,60 @@ describe('cdk-nag in every mode: no unacknowledged finding', () => {
     new sns.Topic(stack, 'PlainTopic');
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     expect(() => app.synth()).toThrow(/AwsSolutions-SNS[23]/);
+  });
+});
+
+/** CloudFormation intrinsic functions (keys of a one-key object) and condition functions. */
+const INTRINSIC = /^(Fn::[A-Za-z]+|Ref|Condition)$/;
+
+/** Every occurrence of `fn` in a template with the intrinsic functions around it, innermost last. */
+function occurrences(node: unknown, fn: string, around: string[] = [], found: string[][] = []): string[][] {
+  if (Array.isArray(node)) for (const item of node) occurrences(item, fn, around, found);
+  else if (node && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === fn) found.push(around);
+      occurrences(value, fn, INTRINSIC.test(key) ? [...around, key] : around, found);
+    }
+  }
+  return found;
+}
+
+/** The example stages: config/<stage>.json, plus the default (no -c stage). */
+const EXAMPLE_STAGES = [undefined, ...readdirSync(join(PROJECT_DIR, 'config')).filter((file) => file.endsWith('.json')).map((file) => file.replace(/\.json$/, ''))];
+
+describe('every example configuration (config/*.json and the default), as cdk synth loads it', () => {
+  it('GIVEN config/ WHEN listed THEN the GPU and pull-through examples are there', () => {
+    expect(EXAMPLE_STAGES).toEqual(expect.arrayContaining([undefined, 'gpu', 'pull-through']));
+  });
+
+  it.each(EXAMPLE_STAGES.map((stage) => [stage ?? '(default)', stage] as const))(
+    'GIVEN stage %s WHEN synthesized with cdk-nag THEN no template has Fn::GetStackOutput (aws-cdk PR 37948: not supported nested in other intrinsics in every region) and every Fn::ImportValue sits where CloudFormation allows it',
+    (_label, stage) => {
+      const context = cdkJsonContext();
+      const config = loadConfig({ getContext: (key) => (key === 'stage' ? stage : context[key]) });
+      const app = synth(config as AppConfigInput, { nag: true });
+      try {
+        expect(app.assembly.stacks).toHaveLength(3);
+        for (const stack of ['foundation', 'service', 'api'] as const) {
+          const template = app.json(stack);
+          // Weak references (Fn::GetStackOutput) nested in Fn::Join/Select/Split/Sub/If fail in some regions.
+          expect(occurrences(template, 'Fn::GetStackOutput').filter((around) => around.length > 0), `${stack}: nested Fn::GetStackOutput`).toEqual([]);
+          expect(occurrences(template, 'Fn::GetStackOutput'), `${stack}: Fn::GetStackOutput`).toEqual([]);
+          // CloudFormation User Guide, "Intrinsic function reference": Fn::ImportValue may appear in the value list of
+          // Fn::Join, Fn::Split, Fn::Sub (its variable map) and Fn::If, or directly as a property value; not directly in Fn::Select.
+          for (const around of occurrences(template, 'Fn::ImportValue')) {
+            expect(['(property)', 'Fn::Join', 'Fn::Split', 'Fn::Sub', 'Fn::If'], `${stack}: Fn::ImportValue inside ${around.join(' > ')}`).toContain(around.at(-1) ?? '(property)');
+          }
+        }
+      } finally {
+        app.cleanup();
+      }
+    },
+    120_000,
+  );
+
+  it('GIVEN a template with a weak reference nested in Fn::Join WHEN checked THEN the check finds it (the check can fail)', () => {
+    const template = { Resources: { R: { Properties: { Url: { 'Fn::Join': ['', ['http://', { 'Fn::GetStackOutput': { StackName: 'S', OutputName: 'O' } }]] } } } } };
+    expect(occurrences(template, 'Fn::GetStackOutput')).toEqual([['Fn::Join']]);
   });
 });
