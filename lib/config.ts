@@ -17,6 +17,92 @@ export const VENDOR_REPOSITORY = 'verifeye/face-verification-api';
 /** The container's hard memory limit: the guide's `--memory=16G`. */
 export const CONTAINER_MEMORY_LIMIT_MIB = 16_384;
 
+/** Size of each tmpfs scratch mount on EC2 GPU instances (MiB); tmpfs pages count against the instance's memory. */
+export const TMPFS_SIZE_MIB = 1024;
+
+/**
+ * Memory (MiB) a GPU container instance keeps for the OS, Docker, the NVIDIA driver and the ECS agent.
+ * ECS registers less memory than the instance type's nominal size (ECS developer guide, "Container
+ * instance memory management", memory-management.html); 2 GiB is a conservative margin.
+ */
+export const GPU_INSTANCE_RESERVED_MIB = 2048;
+
+/** The service's deployment maximumPercent: new tasks start before old ones stop (minimumHealthyPercent 100). */
+export const DEPLOYMENT_MAX_HEALTHY_PERCENT = 200;
+
+/**
+ * x86_64 NVIDIA GPU instance types: memory (GiB) and GPUs, from the EC2 documentation's
+ * "Accelerated computing instance specifications" (docs.aws.amazon.com/ec2/latest/instancetypes/ac.html).
+ * A type missing here is refused: add it with its figures from that page.
+ */
+export const GPU_INSTANCE_TYPES: Readonly<Record<string, { readonly memoryGiB: number; readonly gpus: number }>> = {
+  'g4dn.xlarge': { memoryGiB: 16, gpus: 1 },
+  'g4dn.2xlarge': { memoryGiB: 32, gpus: 1 },
+  'g4dn.4xlarge': { memoryGiB: 64, gpus: 1 },
+  'g4dn.8xlarge': { memoryGiB: 128, gpus: 1 },
+  'g4dn.12xlarge': { memoryGiB: 192, gpus: 4 },
+  'g4dn.16xlarge': { memoryGiB: 256, gpus: 1 },
+  'g4dn.metal': { memoryGiB: 384, gpus: 8 },
+  'g5.xlarge': { memoryGiB: 16, gpus: 1 },
+  'g5.2xlarge': { memoryGiB: 32, gpus: 1 },
+  'g5.4xlarge': { memoryGiB: 64, gpus: 1 },
+  'g5.8xlarge': { memoryGiB: 128, gpus: 1 },
+  'g5.12xlarge': { memoryGiB: 192, gpus: 4 },
+  'g5.16xlarge': { memoryGiB: 256, gpus: 1 },
+  'g5.24xlarge': { memoryGiB: 384, gpus: 4 },
+  'g5.48xlarge': { memoryGiB: 768, gpus: 8 },
+  'g6.xlarge': { memoryGiB: 16, gpus: 1 },
+  'g6.2xlarge': { memoryGiB: 32, gpus: 1 },
+  'g6.4xlarge': { memoryGiB: 64, gpus: 1 },
+  'g6.8xlarge': { memoryGiB: 128, gpus: 1 },
+  'g6.12xlarge': { memoryGiB: 192, gpus: 4 },
+  'g6.16xlarge': { memoryGiB: 256, gpus: 1 },
+  'g6.24xlarge': { memoryGiB: 384, gpus: 4 },
+  'g6.48xlarge': { memoryGiB: 768, gpus: 8 },
+  'g6e.xlarge': { memoryGiB: 32, gpus: 1 },
+  'g6e.2xlarge': { memoryGiB: 64, gpus: 1 },
+  'g6e.4xlarge': { memoryGiB: 128, gpus: 1 },
+  'g6e.8xlarge': { memoryGiB: 256, gpus: 1 },
+  'g6e.12xlarge': { memoryGiB: 384, gpus: 4 },
+  'g6e.16xlarge': { memoryGiB: 512, gpus: 1 },
+  'g6e.24xlarge': { memoryGiB: 768, gpus: 4 },
+  'g6e.48xlarge': { memoryGiB: 1536, gpus: 8 },
+  'gr6.4xlarge': { memoryGiB: 128, gpus: 1 },
+  'gr6.8xlarge': { memoryGiB: 256, gpus: 1 },
+  'p3.2xlarge': { memoryGiB: 61, gpus: 1 },
+  'p3.8xlarge': { memoryGiB: 244, gpus: 4 },
+  'p3.16xlarge': { memoryGiB: 488, gpus: 8 },
+  'p3dn.24xlarge': { memoryGiB: 768, gpus: 8 },
+  'p4d.24xlarge': { memoryGiB: 1152, gpus: 8 },
+  'p4de.24xlarge': { memoryGiB: 1152, gpus: 8 },
+  'p5.48xlarge': { memoryGiB: 2048, gpus: 8 },
+  'p5e.48xlarge': { memoryGiB: 2048, gpus: 8 },
+  'p5en.48xlarge': { memoryGiB: 2048, gpus: 8 },
+};
+
+/** Memory one task needs on a GPU instance: the 16 GiB hard limit plus its tmpfs scratch mounts (MiB). */
+export function gpuTaskMemoryMiB(scratchPaths: number): number {
+  return CONTAINER_MEMORY_LIMIT_MIB + scratchPaths * TMPFS_SIZE_MIB;
+}
+
+/**
+ * How many tasks (one GPU each) an instance type holds: limited by its GPUs and by its memory after
+ * {@link GPU_INSTANCE_RESERVED_MIB}; 0 when the type is unknown or cannot hold one task.
+ */
+export function gpuTasksPerInstance(instanceType: string, scratchPaths: number): number {
+  const spec = GPU_INSTANCE_TYPES[instanceType];
+  if (!spec) return 0;
+  return Math.min(spec.gpus, Math.floor((spec.memoryGiB * 1024 - GPU_INSTANCE_RESERVED_MIB) / gpuTaskMemoryMiB(scratchPaths)));
+}
+
+/** Linux capabilities a container definition may drop (ECS API reference, KernelCapabilities). */
+export const LINUX_CAPABILITIES = [
+  'AUDIT_CONTROL', 'AUDIT_WRITE', 'BLOCK_SUSPEND', 'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'IPC_LOCK',
+  'IPC_OWNER', 'KILL', 'LEASE', 'LINUX_IMMUTABLE', 'MAC_ADMIN', 'MAC_OVERRIDE', 'MKNOD', 'NET_ADMIN', 'NET_BIND_SERVICE',
+  'NET_BROADCAST', 'NET_RAW', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_CHROOT', 'SYS_MODULE',
+  'SYS_NICE', 'SYS_PACCT', 'SYS_PTRACE', 'SYS_RAWIO', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'SYSLOG', 'WAKE_ALARM',
+] as const;
+
 /**
  * Fargate's valid task cpu/memory pairs (MiB), from the ECS developer guide's
  * "Task CPU and memory" table; only the sizes that hold the 16 GiB container.
@@ -149,10 +235,18 @@ const ComputeSchema = z.discriminatedUnion('mode', [
   z
     .object({
       mode: z.literal('ec2-gpu'),
-      /** A GPU instance type of an x86_64 family (g4dn, g5, g6, g6e, gr6, p3, p4d, p5...). */
-      instanceType: z.string().regex(GPU_INSTANCE_TYPE, 'must be an x86_64 GPU instance type such as g5.xlarge or g6.xlarge').default('g5.xlarge'),
+      /**
+       * A GPU instance type of an x86_64 family (g4dn, g5, g6, g6e, gr6, p3, p4d, p5...) listed in
+       * {@link GPU_INSTANCE_TYPES} whose memory holds the task: 32 GiB or more (a 16 GiB g5.xlarge cannot hold
+       * the 16 GiB container plus tmpfs plus the OS and agent). @default g5.2xlarge
+       */
+      instanceType: z.string().regex(GPU_INSTANCE_TYPE, 'must be an x86_64 GPU instance type such as g5.2xlarge or g6.2xlarge').default('g5.2xlarge'),
       minInstances: int(0, 100).default(1),
-      maxInstances: int(1, 100).default(2),
+      /**
+       * Upper bound of the Auto Scaling group. Must hold a deployment at tasks.max: ECS starts the new tasks
+       * before stopping the old (maximumPercent 200), so 2 x tasks.max tasks run for a moment. @default 8
+       */
+      maxInstances: int(1, 100).default(8),
       /** A warm pool of stopped, pre-initialised instances for faster scale-out. */
       warmPool: z
         .object({
@@ -168,19 +262,50 @@ const ComputeSchema = z.discriminatedUnion('mode', [
       /** Root EBS volume (gp3, encrypted) in GiB: the image and the GPU drivers live there. */
       rootVolumeGiB: int(30, 1000).default(100),
       /**
-       * Soft memory reservation used for placement. The 16 GiB hard limit stays; a
-       * g5.xlarge/g6.xlarge (16 GiB) registers only about 15 GiB with ECS, so the
-       * placement reservation must be lower than the hard limit.
+       * Soft memory reservation used for placement (MiB). The instance type must hold the full 16 GiB hard
+       * limit anyway (the schema checks it), so the default reserves all of it: placement never packs more
+       * tasks on an instance than its memory can hold. @default 16384
        */
-      memoryReservationMiB: int(1024, 16_384).default(12_288),
+      memoryReservationMiB: int(1024, 16_384).default(16_384),
     })
     .strict()
     .superRefine((value, ctx) => {
       if (value.maxInstances < value.minInstances) {
         ctx.addIssue({ code: 'custom', path: ['maxInstances'], message: `must be at least minInstances (${value.minInstances})` });
       }
+      if (GPU_INSTANCE_TYPE.test(value.instanceType) && !GPU_INSTANCE_TYPES[value.instanceType]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['instanceType'],
+          message: `${value.instanceType} is not in the GPU instance table (lib/config.ts GPU_INSTANCE_TYPES, from docs.aws.amazon.com/ec2/latest/instancetypes/ac.html): add its memory and GPUs there, or use e.g. g5.2xlarge or g6.2xlarge`,
+        });
+      }
     }),
-], { error: 'must be "fargate" or "ec2-gpu"' });
+  z
+    .object({
+      /**
+       * ECS Managed Instances with NVIDIA GPUs: AWS picks, launches, patches and replaces the instances
+       * (ECS developer guide, "Amazon ECS Managed Instances"). See docs/gpu.md for what this path cannot do.
+       */
+      mode: z.literal('managed-gpu'),
+      /**
+       * Instance types ECS may choose from (EC2 instance-type names or wildcards such as "g6.*"); ECS picks the
+       * cheapest that has an NVIDIA GPU and holds the task. @default ["g5.*", "g6.*"]
+       */
+      allowedInstanceTypes: z
+        .array(z.string().regex(/^(g4dn|g5|g6|g6e|gr6|p3|p3dn|p4d|p4de|p5|p5e|p5en)\.(\*|[0-9]*x?large|metal)$/, 'must be an x86_64 NVIDIA GPU instance type or family wildcard such as g5.2xlarge or g6.*'))
+        .min(1)
+        .max(400)
+        .default(['g5.*', 'g6.*']),
+      /** Task CPU units (a multiple of 1024): ECS picks instances with at least this many vCPUs x 1024. @default 4096 */
+      cpu: z.number().int().multipleOf(1024, 'must be a multiple of 1024 (whole vCPUs)').min(1024).max(196_608).default(4096),
+      /** On-Demand or Spot instances (Spot can be interrupted with two minutes' notice). @default "on-demand" */
+      capacity: z.enum(['on-demand', 'spot']).default('on-demand'),
+      /** Task volume storage per instance in GiB (container images and logs live there). @default 100 */
+      storageGiB: int(30, 16_384).default(100),
+    })
+    .strict(),
+], { error: 'must be "fargate", "ec2-gpu" or "managed-gpu"' });
 
 const NetworkSchema = z.discriminatedUnion('mode', [
   z
@@ -265,9 +390,12 @@ export const AppConfigSchema = z
         min: int(0, 100).default(1),
         desired: int(0, 100).default(1),
         max: int(1, 100).default(4),
-        /** ALB requests per target (per minute) the scaling policy aims for. */
+        /**
+         * ALB requests per target per minute the scaling policy aims for (ALBRequestCountPerTarget). On GPU
+         * compute it is the only scaling signal: calibrate it from one task's measured throughput (docs/gpu.md).
+         */
         requestsPerTarget: int(1, 100_000).default(120),
-        /** Average CPU % the scaling policy aims for. */
+        /** Average CPU % the second scaling policy aims for. Fargate only: a GPU task has no CPU units to measure against. */
         cpuTargetPercent: int(10, 95).default(60),
         /** Seconds the ALB health check is ignored after a task starts (model loading). */
         healthCheckGracePeriodSeconds: int(0, 7200).default(300),
@@ -280,6 +408,25 @@ export const AppConfigSchema = z
         healthCheckPath: z.string().regex(/^\/[\w./-]*$/, 'must be an absolute URL path').default('/swagger/index.html'),
         /** Writable scratch directories on the otherwise read-only root file system. */
         scratchPaths: z.array(z.string().regex(/^\/[\w./-]+$/, 'must be an absolute path')).max(8).default(['/tmp']),
+        /**
+         * Linux capabilities to drop beyond Docker's defaults. The guide's `docker run` drops none, and dropping
+         * ALL can crash-loop an entrypoint that chowns files or switches user, so the default matches the guide.
+         * "all" drops every capability; a list drops those (ECS KernelCapabilities names). @default "none"
+         */
+        dropCapabilities: z
+          .union([z.literal('none'), z.literal('all'), z.array(z.enum(LINUX_CAPABILITIES, { error: 'must be Linux capability names such as NET_RAW or SYS_CHROOT (ECS KernelCapabilities)' })).min(1)], {
+            error: 'must be "none", "all" or a list of Linux capability names (e.g. ["NET_RAW", "MKNOD"])',
+          })
+          .default('none'),
+        /**
+         * Scratch directories on Fargate and ECS Managed Instances are task bind volumes, which ECS creates owned by
+         * root with mode 0755 (ECS developer guide, "Bind mounts"; github.com/aws/containers-roadmap/issues/938):
+         * a non-root image cannot write there unless its Dockerfile declares the path as a VOLUME it owns.
+         * "world-writable" adds a short init container that runs `chmod 1777` on them as root (the image must
+         * contain chmod) before the API container starts. EC2 GPU tmpfs mounts are always mode 1777.
+         * @default "as-created"
+         */
+        scratchPermissions: z.enum(['as-created', 'world-writable']).default('as-created'),
       })
       .strict()
       .prefault({}),
@@ -407,6 +554,31 @@ export const AppConfigSchema = z
         }
       } catch (err) {
         ctx.addIssue({ code: 'custom', path: ['compare', 'scoreTableFile'], message: existsSync(file) ? (err as Error).message : `${config.compare.scoreTableFile} does not exist` });
+      }
+    }
+    if (config.compute.mode === 'ec2-gpu' && GPU_INSTANCE_TYPES[config.compute.instanceType]) {
+      const compute = config.compute;
+      const spec = GPU_INSTANCE_TYPES[compute.instanceType]!;
+      const scratch = config.container.scratchPaths.length;
+      const perInstance = gpuTasksPerInstance(compute.instanceType, scratch);
+      if (perInstance < 1) {
+        const usable = spec.memoryGiB * 1024 - GPU_INSTANCE_RESERVED_MIB;
+        ctx.addIssue({
+          code: 'custom',
+          path: ['compute', 'instanceType'],
+          message: `${compute.instanceType} has ${spec.memoryGiB} GiB of memory; after ${GPU_INSTANCE_RESERVED_MIB} MiB for the OS, Docker, the NVIDIA driver and the ECS agent, ${usable} MiB are left, less than one task needs (${CONTAINER_MEMORY_LIMIT_MIB} MiB hard limit + ${scratch} x ${TMPFS_SIZE_MIB} MiB tmpfs = ${gpuTaskMemoryMiB(scratch)} MiB): use a 32 GiB type such as g5.2xlarge or g6.2xlarge`,
+        });
+      } else {
+        // A deployment at tasks.max runs maximumPercent (200 %) of the tasks until the old ones drain.
+        const peakTasks = Math.ceil((config.tasks.max * DEPLOYMENT_MAX_HEALTHY_PERCENT) / 100);
+        const needed = Math.ceil(peakTasks / perInstance);
+        if (compute.maxInstances < needed) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['compute', 'maxInstances'],
+            message: `must be at least ${needed}: a deployment at tasks.max (${config.tasks.max}) starts the new tasks before stopping the old (maximumPercent ${DEPLOYMENT_MAX_HEALTHY_PERCENT}), ${peakTasks} tasks at ${perInstance} per ${compute.instanceType} (${spec.gpus} GPU, one per task); with fewer instances the deployment waits for capacity that never comes`,
+          });
+        }
       }
     }
     if (config.compute.mode === 'ec2-gpu' && config.compute.warmPool && config.compute.warmPool.minSize > config.compute.maxInstances) {

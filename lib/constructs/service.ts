@@ -1,11 +1,15 @@
 /**
- * The vendor container on ECS behind an internal ALB: Fargate (CPU) or an EC2
- * GPU capacity provider. The task definition maps the guide's `docker run`
- * flags (facts.md): `--read-only` -> readonlyRootFilesystem, `--memory=16G` ->
- * hard memory 16384 MiB, `-p 8080:8080`, `-e ACTIVATION_KEY` -> an ECS secret
- * from Secrets Manager; on EC2 also `--security-opt=no-new-privileges` ->
- * dockerSecurityOptions and `--pids-limit=128` -> ECS_TASK_PIDS_LIMIT in the
- * instance's ecs.config. Fargate has neither of the last two.
+ * The vendor container on ECS behind an internal ALB: Fargate (CPU), an EC2
+ * GPU Auto Scaling group capacity provider, or ECS Managed Instances with
+ * NVIDIA GPUs. The task definition maps the guide's `docker run` flags
+ * (facts.md): `--read-only` -> readonlyRootFilesystem, `--memory=16G` -> hard
+ * memory 16384 MiB, `-p 8080:8080`, `-e ACTIVATION_KEY` -> an ECS secret from
+ * Secrets Manager; on the EC2 GPU path also `--security-opt=no-new-privileges`
+ * -> dockerSecurityOptions and `--pids-limit=128` -> ECS_TASK_PIDS_LIMIT in the
+ * instance's ecs.config. Fargate has neither of the last two; neither does the
+ * managed GPU path (no user data on instances AWS manages; docs/gpu.md).
+ * Like the guide, no Linux capability is dropped unless
+ * `container.dropCapabilities` asks for it.
  */
 import { Duration, RemovalPolicy, Size, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
@@ -16,7 +20,15 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { CONTAINER_MEMORY_LIMIT_MIB, FARGATE_MEMORY_BY_CPU, type AppConfig, type ComputeConfig } from '../config.js';
+import {
+  CONTAINER_MEMORY_LIMIT_MIB,
+  DEPLOYMENT_MAX_HEALTHY_PERCENT,
+  FARGATE_MEMORY_BY_CPU,
+  GPU_INSTANCE_RESERVED_MIB,
+  TMPFS_SIZE_MIB,
+  type AppConfig,
+  type ComputeConfig,
+} from '../config.js';
 
 /** The port the vendor container listens on (`-p 8080:8080/tcp`). */
 export const CONTAINER_PORT = 8080;
@@ -24,8 +36,10 @@ export const CONTAINER_PORT = 8080;
 export const CONTAINER_NAME = 'face-verification-api';
 /** The guide's `--pids-limit=128`, enforced by the ECS agent on EC2 (amazon-ecs-agent#3923). */
 export const TASK_PIDS_LIMIT = 128;
-/** Size of each tmpfs scratch mount on EC2 (MiB); it counts against the container's memory. */
-export const TMPFS_SIZE_MIB = 1024;
+/** Size of each tmpfs scratch mount on EC2 (MiB); it counts against the instance's memory. */
+export { TMPFS_SIZE_MIB };
+/** The init container that opens the scratch volumes to any user (`container.scratchPermissions: "world-writable"`). */
+export const SCRATCH_INIT_CONTAINER_NAME = 'scratch-permissions';
 
 export interface FaceServiceProps {
   readonly vpc: ec2.IVpc;
@@ -33,11 +47,11 @@ export interface FaceServiceProps {
   readonly vpcCidr: string;
   /** Subnets for tasks, instances and the ALB. */
   readonly subnets: ec2.SubnetSelection;
-  /** Fargate or EC2 GPU, with sizes. */
+  /** Fargate, EC2 GPU or managed GPU, with sizes. */
   readonly compute: ComputeConfig;
   /** Task counts and scaling targets. */
   readonly tasks: AppConfig['tasks'];
-  /** Health check path and scratch directories. */
+  /** Health check path, scratch directories and their permissions, capabilities to drop. */
   readonly container: AppConfig['container'];
   /** The container image (from ImageSupply). */
   readonly image: ecs.ContainerImage;
@@ -65,6 +79,10 @@ export class FaceService extends Construct {
   public readonly autoScalingGroup?: autoscaling.AutoScalingGroup;
   /** EC2 GPU only. */
   public readonly capacityProvider?: ecs.AsgCapacityProvider;
+  /** Managed GPU only. */
+  public readonly managedInstances?: ecs.ManagedInstancesCapacityProvider;
+  /** `container.scratchPermissions: "world-writable"` on Fargate and managed GPU only. */
+  public readonly scratchInit?: ecs.ContainerDefinition;
 
   constructor(scope: Construct, id: string, props: FaceServiceProps) {
     super(scope, id);
@@ -95,9 +113,11 @@ export class FaceService extends Construct {
       allowAllOutbound: true,
     });
 
-    const linuxParameters = new ecs.LinuxParameters(this, 'LinuxParameters');
-    // Nothing in the guide asks for a capability; port 8080 needs no NET_BIND_SERVICE.
-    linuxParameters.dropCapabilities(ecs.Capability.ALL);
+    // The guide's `docker run` drops no capability, and dropping ALL can crash-loop an entrypoint that chowns
+    // files or switches user: Docker's default set stays unless the configuration asks for more hardening.
+    const dropped = container.dropCapabilities === 'none' ? [] : container.dropCapabilities === 'all' ? [ecs.Capability.ALL] : container.dropCapabilities.map((name) => name as ecs.Capability);
+    const linuxParameters = dropped.length > 0 || compute.mode === 'ec2-gpu' ? new ecs.LinuxParameters(this, 'LinuxParameters') : undefined;
+    if (dropped.length > 0) linuxParameters!.dropCapabilities(...dropped);
 
     const containerOptions: ecs.ContainerDefinitionOptions = {
       containerName: CONTAINER_NAME,
@@ -127,17 +147,31 @@ export class FaceService extends Construct {
       this.taskDefinition = taskDefinition;
       this.container = taskDefinition.addContainer('Api', containerOptions);
       // Fargate has no tmpfs: scratch directories are task volumes on the task's ephemeral storage.
-      container.scratchPaths.forEach((path, index) => {
-        const name = `scratch-${index}`;
-        taskDefinition.addVolume({ name });
-        this.container.addMountPoints({ sourceVolume: name, containerPath: path, readOnly: false });
+      this.scratchInit = this.addScratchVolumes(taskDefinition, container, containerOptions);
+    } else if (compute.mode === 'managed-gpu') {
+      // ECS Managed Instances (task compatibility MANAGED_INSTANCES): task-level cpu and memory size the
+      // instance ECS picks; the container keeps the guide's 16 GiB hard limit.
+      const taskDefinition = new ecs.TaskDefinition(this, 'TaskDefinition', {
+        compatibility: ecs.Compatibility.MANAGED_INSTANCES,
+        networkMode: ecs.NetworkMode.AWS_VPC,
+        cpu: String(compute.cpu),
+        memoryMiB: String(CONTAINER_MEMORY_LIMIT_MIB),
+        runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
       });
+      this.taskDefinition = taskDefinition;
+      this.container = taskDefinition.addContainer('Api', { ...containerOptions, gpuCount: 1 });
+      // Scratch directories are task bind volumes on the instance's task storage, as on Fargate (tmpfs and
+      // dockerSecurityOptions are not set here: docs/gpu.md, "What the managed GPU path cannot do").
+      this.scratchInit = this.addScratchVolumes(taskDefinition, container, containerOptions);
+      this.managedInstances = this.createManagedGpuCapacity(compute, vpc, subnets);
     } else {
       const taskDefinition = new ecs.Ec2TaskDefinition(this, 'TaskDefinition', {
         networkMode: ecs.NetworkMode.AWS_VPC,
       });
       this.taskDefinition = taskDefinition;
-      linuxParameters.addTmpfs(
+      // A tmpfs mount's root is mode 1777 unless a mode option narrows it (Linux kernel tmpfs documentation;
+      // Docker's --tmpfs default): writable by a non-root image too.
+      linuxParameters!.addTmpfs(
         ...container.scratchPaths.map((path) => ({
           containerPath: path,
           size: TMPFS_SIZE_MIB,
@@ -146,7 +180,8 @@ export class FaceService extends Construct {
       );
       this.container = taskDefinition.addContainer('Api', {
         ...containerOptions,
-        // Placement uses the soft reservation: a 16 GiB instance registers less than 16384 MiB with ECS.
+        // Placement reserves the soft reservation (default: the full hard limit; the schema only accepts
+        // instance types whose memory holds the task).
         memoryReservationMiB: Math.min(compute.memoryReservationMiB, CONTAINER_MEMORY_LIMIT_MIB),
         gpuCount: 1,
         dockerSecurityOptions: ['no-new-privileges'],
@@ -167,9 +202,10 @@ export class FaceService extends Construct {
       vpcSubnets: subnets,
       securityGroups: [serviceSecurityGroup],
       circuitBreaker: { enable: true, rollback: true },
-      // Never fewer healthy tasks than desired during a deployment; new tasks start first.
+      // Never fewer healthy tasks than desired during a deployment; new tasks start first (the schema checks
+      // that an EC2 GPU group's maxInstances holds tasks.max at this percentage).
       minHealthyPercent: 100,
-      maxHealthyPercent: 200,
+      maxHealthyPercent: DEPLOYMENT_MAX_HEALTHY_PERCENT,
       healthCheckGracePeriod: Duration.seconds(tasks.healthCheckGracePeriodSeconds),
       propagateTags: ecs.PropagatedTagSource.SERVICE,
     };
@@ -180,6 +216,17 @@ export class FaceService extends Construct {
         assignPublicIp: false,
         platformVersion: compute.platformVersion === 'LATEST' ? ecs.FargatePlatformVersion.LATEST : ecs.FargatePlatformVersion.VERSION1_4,
       });
+    } else if (compute.mode === 'managed-gpu') {
+      // aws-cdk-lib runs MANAGED_INSTANCES task definitions with FargateService and a capacity provider strategy
+      // (aws-ecs README, "Managed Instances Capacity Providers"); no launch type, no platform version.
+      this.service = new ecs.FargateService(this, 'Service', {
+        ...baseServiceProps,
+        taskDefinition: this.taskDefinition,
+        assignPublicIp: false,
+        capacityProviderStrategies: [{ capacityProvider: this.managedInstances!.capacityProviderName, weight: 1 }],
+      });
+      // The service needs the capacity provider attached to the cluster first.
+      this.service.node.addDependency(this.cluster);
     } else {
       this.service = new ecs.Ec2Service(this, 'Service', {
         ...baseServiceProps,
@@ -240,22 +287,99 @@ export class FaceService extends Construct {
     this.backendUrl = `http://${this.loadBalancer.loadBalancerDnsName}`;
 
     const scaling = this.service.autoScaleTaskCount({ minCapacity: tasks.min, maxCapacity: tasks.max });
+    // Requests per target reflect the work a task does on any compute, GPU included (docs/gpu.md says how to
+    // calibrate requestsPerTarget).
     scaling.scaleOnRequestCount('Requests', {
       requestsPerTarget: tasks.requestsPerTarget,
       targetGroup: this.targetGroup,
       scaleInCooldown: Duration.minutes(5),
       scaleOutCooldown: Duration.minutes(1),
     });
-    scaling.scaleOnCpuUtilization('Cpu', {
-      targetUtilizationPercent: tasks.cpuTargetPercent,
-      scaleInCooldown: Duration.minutes(5),
-      scaleOutCooldown: Duration.minutes(1),
-    });
+    if (compute.mode === 'fargate') {
+      // Fargate only: ECS computes service CPU % from the task's CPU units, which a GPU task does not reserve,
+      // so on GPU compute the requests policy is the only one (with two target-tracking policies, scale-in
+      // needs both to agree: Application Auto Scaling user guide, "Target tracking scaling policies").
+      scaling.scaleOnCpuUtilization('Cpu', {
+        targetUtilizationPercent: tasks.cpuTargetPercent,
+        scaleInCooldown: Duration.minutes(5),
+        scaleOutCooldown: Duration.minutes(1),
+      });
+    }
 
     Validations.of(this.taskDefinition).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'ecr:GetAuthorizationToken (image pull) is account-wide and supports no resource-level permission.',
     });
+  }
+
+  /**
+   * Scratch directories as task bind volumes (Fargate, Managed Instances). ECS creates them owned by root, mode
+   * 0755 (ECS developer guide, "Bind mounts"); with `scratchPermissions: "world-writable"` an init container
+   * runs `chmod 1777` on them as root before the API container starts (it needs chmod in the image).
+   */
+  private addScratchVolumes(taskDefinition: ecs.TaskDefinition, container: AppConfig['container'], options: ecs.ContainerDefinitionOptions): ecs.ContainerDefinition | undefined {
+    const mounts = container.scratchPaths.map((path, index) => ({ sourceVolume: `scratch-${index}`, containerPath: path, readOnly: false }));
+    for (const mount of mounts) taskDefinition.addVolume({ name: mount.sourceVolume });
+    this.container.addMountPoints(...mounts);
+    if (container.scratchPermissions !== 'world-writable' || mounts.length === 0) return undefined;
+    const init = taskDefinition.addContainer('ScratchPermissions', {
+      containerName: SCRATCH_INIT_CONTAINER_NAME,
+      image: options.image,
+      essential: false,
+      // Root only for this one command: the volumes are root-owned until it runs.
+      user: '0',
+      entryPoint: ['chmod', '1777', ...container.scratchPaths],
+      readonlyRootFilesystem: true,
+      logging: options.logging,
+    });
+    init.addMountPoints(...mounts);
+    this.container.addContainerDependencies({ container: init, condition: ecs.ContainerDependencyCondition.SUCCESS });
+    return init;
+  }
+
+  /** ECS Managed Instances with one NVIDIA GPU or more, in the service's subnets. */
+  private createManagedGpuCapacity(compute: Extract<ComputeConfig, { mode: 'managed-gpu' }>, vpc: ec2.IVpc, subnets: ec2.SubnetSelection): ecs.ManagedInstancesCapacityProvider {
+    const securityGroup = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', {
+      vpc,
+      description: 'ECS managed GPU instances: no inbound; tasks have their own ENIs',
+      allowAllOutbound: true,
+    });
+    const provider = new ecs.ManagedInstancesCapacityProvider(this, 'ManagedInstances', {
+      subnets: vpc.selectSubnets(subnets).subnets,
+      securityGroups: [securityGroup],
+      capacityOptionType: compute.capacity === 'spot' ? ecs.CapacityOptionType.SPOT : ecs.CapacityOptionType.ON_DEMAND,
+      taskVolumeStorage: Size.gibibytes(compute.storageGiB),
+      monitoring: ecs.InstanceMonitoring.DETAILED,
+      propagateTags: ecs.PropagateManagedInstancesTags.CAPACITY_PROVIDER,
+      instanceRequirements: {
+        // An x86_64 image (the guide names no platform) on an instance with an NVIDIA GPU ...
+        cpuManufacturers: [ec2.CpuManufacturer.INTEL, ec2.CpuManufacturer.AMD],
+        acceleratorTypes: [ec2.AcceleratorType.GPU],
+        acceleratorManufacturers: [ec2.AcceleratorManufacturer.NVIDIA],
+        acceleratorCountMin: 1,
+        allowedInstanceTypes: compute.allowedInstanceTypes,
+        // ... whose memory holds the 16 GiB task plus the OS and agent (a 16 GiB g5.xlarge does not).
+        memoryMin: Size.gibibytes(Math.ceil((CONTAINER_MEMORY_LIMIT_MIB + GPU_INSTANCE_RESERVED_MIB) / 1024)),
+        vCpuCountMin: compute.cpu / 1024,
+      },
+    });
+    this.cluster.addManagedInstancesCapacityProvider(provider);
+    Validations.of(provider).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonECSInfrastructureRolePolicyForManagedInstances]',
+      reason: 'ECS Managed Instances: the AWS-managed infrastructure policy is what ECS needs to launch, patch and terminate the instances, and the only policy whose built-in PassRole covers the ecsInstanceRole-prefixed instance profile (ECS developer guide, "Amazon ECS infrastructure IAM role").',
+    });
+    const instanceRole = provider.node.tryFindChild('InstanceRole');
+    if (instanceRole) {
+      Validations.of(instanceRole).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'aws-cdk-lib\'s default Managed Instances instance role: ecs:DiscoverPollEndpoint supports no resource-level permission (ECS developer guide, "Amazon ECS instance profile for Managed Instances").',
+      });
+      Validations.of(instanceRole).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:container-instance/*]',
+        reason: 'The ECS agent polls and reports for its own container instance, whose id AWS assigns at launch; aws-cdk-lib scopes registration to this cluster.',
+      });
+    }
+    return provider;
   }
 
   private createGpuCapacity(compute: Extract<ComputeConfig, { mode: 'ec2-gpu' }>, vpc: ec2.IVpc, subnets: ec2.SubnetSelection) {

@@ -31,7 +31,8 @@ export class FoundationStack extends Stack {
     this.network = new Network(this, 'Network', {
       config: config.network,
       logRetention: retentionDays(config.logRetentionDays),
-      ecsAgentEndpoints: config.compute.mode === 'ec2-gpu',
+      // EC2 GPU and managed GPU instances run the ECS agent, which registers through these endpoints (no internet).
+      ecsAgentEndpoints: config.compute.mode !== 'fargate',
     });
 
     this.activationKey = new OperatorSecret(this, 'ActivationKey', {

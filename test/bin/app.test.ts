@@ -1,10 +1,11 @@
 /**
  * `npx cdk synth` itself (the CLI, cdk.json's app command, bin/app.ts): offline,
- * with no AWS credentials, it synthesizes the default app with real bundling and
- * cdk-nag; a bad configuration fails with a message naming the field.
+ * with no AWS credentials, it synthesizes the default app and every example
+ * configuration (`-c stage=<config/*.json>`) with real bundling and cdk-nag; a
+ * bad configuration fails with a message naming the field.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +69,27 @@ describe('npx cdk synth with no flags (offline, no credentials)', () => {
     const mirror = Object.values(service.Resources as Record<string, any>).find((r) => r.Type === 'Custom::VendorImageMirror');
     expect(mirror.Properties.RefreshToken).toMatch(/^\d{4}-\d{2}-\d{2}T/);
   });
+});
+
+describe('npx cdk synth -c stage=<name> for every example configuration in config/ (offline, no credentials)', () => {
+  const stages = readdirSync(join(PROJECT_DIR, 'config')).filter((file) => file.endsWith('.json')).map((file) => file.replace(/\.json$/, ''));
+
+  it('GIVEN config/ WHEN listed THEN the GPU, managed GPU and pull-through examples are there', () => {
+    expect(stages).toEqual(expect.arrayContaining(['gpu', 'gpu-managed', 'pull-through']));
+  });
+
+  it.each(stages)('GIVEN -c stage=%s WHEN cdk synth runs THEN it succeeds with no validation finding, no lookup and the three stacks of that stage', (stage) => {
+    const outdir = mkdtempSync(join(tmpdir(), `face-cdk-cli-${stage}-`));
+    try {
+      const result = cdkSynth(outdir, '-c', `stage=${stage}`);
+      expect(result.status, result.stderr).toBe(0);
+      expect(result.stderr).not.toMatch(/AwsSolutions-|Synthesis finished with errors/);
+      for (const stack of ['Foundation', 'Service', 'Api']) expect(existsSync(join(outdir, `FaceVerification-${stage}-${stack}.template.json`)), stack).toBe(true);
+      expect(JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8')).missing ?? []).toEqual([]);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  }, 150_000);
 });
 
 describe('npx cdk synth with a bad configuration', () => {

@@ -78,6 +78,7 @@ describe('the default app (no configuration at all), with cdk-nag', () => {
 describe('cdk-nag in every mode: no unacknowledged finding', () => {
   const modes: Array<[string, AppConfigInput]> = [
     ['EC2 GPU with a warm pool', { compute: { mode: 'ec2-gpu', warmPool: { minSize: 1 } } }],
+    ['managed GPU on Spot, every capability dropped, world-writable scratch', { compute: { mode: 'managed-gpu', capacity: 'spot' }, container: { dropCapabilities: 'all', scratchPermissions: 'world-writable' } }],
     ['pull-through image supply', { imageSupply: { mode: 'pull-through' } }],
     ['external image', { imageSupply: { mode: 'external', imageUri: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/face:1.2.3' } }],
     [
@@ -148,8 +149,8 @@ function occurrences(node: unknown, fn: string, around: string[] = [], found: st
 const EXAMPLE_STAGES = [undefined, ...readdirSync(join(PROJECT_DIR, 'config')).filter((file) => file.endsWith('.json')).map((file) => file.replace(/\.json$/, ''))];
 
 describe('every example configuration (config/*.json and the default), as cdk synth loads it', () => {
-  it('GIVEN config/ WHEN listed THEN the GPU and pull-through examples are there', () => {
-    expect(EXAMPLE_STAGES).toEqual(expect.arrayContaining([undefined, 'gpu', 'pull-through']));
+  it('GIVEN config/ WHEN listed THEN the GPU, managed GPU and pull-through examples are there', () => {
+    expect(EXAMPLE_STAGES).toEqual(expect.arrayContaining([undefined, 'gpu', 'gpu-managed', 'pull-through']));
   });
 
   it.each(EXAMPLE_STAGES.map((stage) => [stage ?? '(default)', stage] as const))(

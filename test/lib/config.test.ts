@@ -6,10 +6,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CONFIG_CONTEXT_KEY,
   ConfigError,
+  GPU_INSTANCE_TYPES,
   PROJECT_DIR,
   VENDOR_REGISTRY,
   VENDOR_REPOSITORY,
   deepMerge,
+  gpuTasksPerInstance,
   loadConfig,
   parseConfig,
   type AppConfigInput,
@@ -46,7 +48,26 @@ describe('parseConfig defaults', () => {
 
   it('GIVEN a GPU compute block with only its mode WHEN parsed THEN the GPU defaults fill in', () => {
     const config = parseConfig({ compute: { mode: 'ec2-gpu' } });
-    expect(config.compute).toEqual({ mode: 'ec2-gpu', instanceType: 'g5.xlarge', minInstances: 1, maxInstances: 2, rootVolumeGiB: 100, memoryReservationMiB: 12288 });
+    // g5.2xlarge: 32 GiB holds the 16 GiB container + tmpfs + the OS and agent; 8 instances hold a deployment at tasks.max 4 (200 %).
+    expect(config.compute).toEqual({ mode: 'ec2-gpu', instanceType: 'g5.2xlarge', minInstances: 1, maxInstances: 8, rootVolumeGiB: 100, memoryReservationMiB: 16384 });
+  });
+
+  it('GIVEN a managed GPU compute block with only its mode WHEN parsed THEN the managed GPU defaults fill in', () => {
+    expect(parseConfig({ compute: { mode: 'managed-gpu' } }).compute).toEqual({ mode: 'managed-gpu', allowedInstanceTypes: ['g5.*', 'g6.*'], cpu: 4096, capacity: 'on-demand', storageGiB: 100 });
+  });
+
+  it('GIVEN no container block WHEN parsed THEN no capability is dropped (like the guide\'s docker run) and scratch volumes stay as ECS creates them', () => {
+    expect(parseConfig({}).container).toEqual({ healthCheckPath: '/swagger/index.html', scratchPaths: ['/tmp'], dropCapabilities: 'none', scratchPermissions: 'as-created' });
+  });
+
+  it('GIVEN the GPU instance table WHEN read THEN the types the issue names have the memory of the EC2 specification page', () => {
+    expect(GPU_INSTANCE_TYPES['g5.xlarge']).toEqual({ memoryGiB: 16, gpus: 1 });
+    expect(GPU_INSTANCE_TYPES['g5.2xlarge']).toEqual({ memoryGiB: 32, gpus: 1 });
+    expect(GPU_INSTANCE_TYPES['g6.2xlarge']).toEqual({ memoryGiB: 32, gpus: 1 });
+    expect(gpuTasksPerInstance('g5.xlarge', 1)).toBe(0);
+    expect(gpuTasksPerInstance('g5.2xlarge', 1)).toBe(1);
+    expect(gpuTasksPerInstance('g5.12xlarge', 1)).toBe(4);
+    expect(gpuTasksPerInstance('g5.99xlarge', 1)).toBe(0);
   });
 });
 
@@ -56,7 +77,18 @@ describe('parseConfig refuses bad values, naming the field', () => {
     ['a Fargate memory below the 16 GiB container', { compute: { mode: 'fargate', memoryMiB: 8192 } }, /compute\.memoryMiB: must be at least 16384/],
     ['a Fargate memory that is not a valid size for the cpu', { compute: { mode: 'fargate', cpu: 8192, memoryMiB: 17000 } }, /compute\.memoryMiB: 17000 is not a Fargate memory size for cpu 8192: use 16384-61440 MiB in steps of 4096/],
     ['a Fargate cpu too small for 16 GiB', { compute: { mode: 'fargate', cpu: 1024 } }, /compute\.cpu/],
-    ['an unknown compute mode', { compute: { mode: 'gpu' } }, /compute\.mode: must be "fargate" or "ec2-gpu"/],
+    ['an unknown compute mode', { compute: { mode: 'gpu' } }, /compute\.mode: must be "fargate", "ec2-gpu" or "managed-gpu"/],
+    // EC2 "Accelerated computing instance specifications": g5.xlarge has 16 GiB, less than the 16 GiB container + tmpfs + OS/agent.
+    ['a GPU instance type whose memory cannot hold the task', { compute: { mode: 'ec2-gpu', instanceType: 'g5.xlarge' } }, /compute\.instanceType: g5\.xlarge has 16 GiB of memory; after 2048 MiB for the OS, Docker, the NVIDIA driver and the ECS agent, 14336 MiB are left, less than one task needs \(16384 MiB hard limit \+ 1 x 1024 MiB tmpfs = 17408 MiB\): use a 32 GiB type such as g5\.2xlarge or g6\.2xlarge/],
+    ['a g6.xlarge (16 GiB)', { compute: { mode: 'ec2-gpu', instanceType: 'g6.xlarge' } }, /compute\.instanceType: g6\.xlarge has 16 GiB of memory/],
+    ['a GPU instance type missing from the table', { compute: { mode: 'ec2-gpu', instanceType: 'g5.96xlarge' } }, /compute\.instanceType: g5\.96xlarge is not in the GPU instance table/],
+    ['maxInstances that cannot hold a deployment at tasks.max', { compute: { mode: 'ec2-gpu', instanceType: 'g5.2xlarge', maxInstances: 3 }, tasks: { max: 2 } }, /compute\.maxInstances: must be at least 4: a deployment at tasks\.max \(2\) starts the new tasks before stopping the old \(maximumPercent 200\), 4 tasks at 1 per g5\.2xlarge/],
+    ['maxInstances for a 4-GPU type counted per GPU', { compute: { mode: 'ec2-gpu', instanceType: 'g5.12xlarge', maxInstances: 1 }, tasks: { max: 4 } }, /compute\.maxInstances: must be at least 2: .*8 tasks at 4 per g5\.12xlarge/],
+    ['a capability that does not exist', { container: { dropCapabilities: ['NET_RAW', 'ROOT'] } }, /container\.dropCapabilities/],
+    ['an empty capability list', { container: { dropCapabilities: [] } }, /container\.dropCapabilities/],
+    ['unknown scratch permissions', { container: { scratchPermissions: '777' } }, /container\.scratchPermissions/],
+    ['a managed GPU instance family without an NVIDIA GPU', { compute: { mode: 'managed-gpu', allowedInstanceTypes: ['m5.*'] } }, /compute\.allowedInstanceTypes\.0: must be an x86_64 NVIDIA GPU instance type/],
+    ['a managed GPU cpu that is not whole vCPUs', { compute: { mode: 'managed-gpu', cpu: 1500 } }, /compute\.cpu: must be a multiple of 1024/],
     ['a non-GPU instance type', { compute: { mode: 'ec2-gpu', instanceType: 'm5.xlarge' } }, /compute\.instanceType: must be an x86_64 GPU instance type/],
     ['a Graviton GPU instance type', { compute: { mode: 'ec2-gpu', instanceType: 'g5g.xlarge' } }, /compute\.instanceType/],
     ['maxInstances below minInstances', { compute: { mode: 'ec2-gpu', minInstances: 3, maxInstances: 2 } }, /compute\.maxInstances: must be at least minInstances \(3\)/],
@@ -116,13 +148,13 @@ describe('loadConfig (cdk.json context + config/<stage>.json)', () => {
   });
 
   it('GIVEN -c stage=prod and config/prod.json WHEN loaded THEN the file is merged over cdk.json and the stage is set', () => {
-    writeFileSync(join(dir, 'config', 'prod.json'), JSON.stringify({ compute: { mode: 'ec2-gpu', instanceType: 'g6.xlarge' }, api: { throttle: { rateLimit: 5, burstLimit: 10 } } }));
+    writeFileSync(join(dir, 'config', 'prod.json'), JSON.stringify({ compute: { mode: 'ec2-gpu', instanceType: 'g6.2xlarge' }, api: { throttle: { rateLimit: 5, burstLimit: 10 } } }));
     const config = loadConfig({
       getContext: context({ stage: 'prod', [CONFIG_CONTEXT_KEY]: { api: { docs: 'private', throttle: { rateLimit: 1, burstLimit: 2 } }, alarms: { email: 'ops@example.com' } } }),
       projectDir: dir,
     });
     expect(config.stage).toBe('prod');
-    expect(config.compute).toMatchObject({ mode: 'ec2-gpu', instanceType: 'g6.xlarge' });
+    expect(config.compute).toMatchObject({ mode: 'ec2-gpu', instanceType: 'g6.2xlarge' });
     expect(config.api.docs).toBe('private');
     expect(config.api.throttle).toEqual({ rateLimit: 5, burstLimit: 10 });
     expect(config.alarms.email).toBe('ops@example.com');
