@@ -337,7 +337,12 @@ export class FaceService extends Construct {
     return init;
   }
 
-  /** ECS Managed Instances with one NVIDIA GPU or more, in the service's subnets. */
+  /**
+   * ECS Managed Instances with one NVIDIA GPU or more, in the service's subnets. What this path cannot do
+   * (docs/gpu.md): no `--pids-limit=128` (it lives in the instance's ecs.config and Managed Instances take no
+   * user data), no `no-new-privileges` (dockerSecurityOptions is documented for EC2 only; not set rather than
+   * risk a task definition that does not register), no tmpfs, no warm pool, no custom AMI.
+   */
   private createManagedGpuCapacity(compute: Extract<ComputeConfig, { mode: 'managed-gpu' }>, vpc: ec2.IVpc, subnets: ec2.SubnetSelection): ecs.ManagedInstancesCapacityProvider {
     const securityGroup = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', {
       vpc,
