@@ -26,6 +26,7 @@ import {
   FARGATE_MEMORY_BY_CPU,
   GPU_INSTANCE_RESERVED_MIB,
   TMPFS_SIZE_MIB,
+  gpuTasksPerInstance,
   type AppConfig,
   type ComputeConfig,
 } from '../config.js';
@@ -93,6 +94,9 @@ export class FaceService extends Construct {
       if (!range || compute.memoryMiB < Math.max(range.min, CONTAINER_MEMORY_LIMIT_MIB) || compute.memoryMiB > range.max) {
         throw new Error(`FaceService: Fargate cpu ${compute.cpu} with memory ${compute.memoryMiB} MiB cannot hold the 16 GiB container.`);
       }
+    }
+    if (compute.mode === 'ec2-gpu' && gpuTasksPerInstance(compute.instanceType, container.scratchPaths.length) < 1) {
+      throw new Error(`FaceService: ${compute.instanceType} cannot hold one task (16 GiB container + tmpfs + OS/agent reserve, or not in GPU_INSTANCE_TYPES); use e.g. g5.2xlarge.`);
     }
 
     this.cluster = new ecs.Cluster(this, 'Cluster', {

@@ -377,6 +377,11 @@ describe('FaceService refuses impossible combinations', () => {
     expect(() => build({ mode: 'fargate', cpu: 2048, memoryMiB: 8192, platformVersion: '1.4.0', ephemeralStorageGiB: 30 })).toThrow(/Fargate cpu 2048 with memory 8192 MiB cannot hold the 16 GiB container/);
   });
 
+  it('GIVEN a 16 GiB GPU instance type (bypassing the schema) WHEN built THEN it throws naming the type', () => {
+    const gpu = parseConfig({ compute: { mode: 'ec2-gpu' } }).compute;
+    expect(() => build({ ...gpu, instanceType: 'g5.xlarge' } as ComputeConfig)).toThrow(/g5\.xlarge cannot hold one task/);
+  });
+
   it('GIVEN dropCapabilities "all" WHEN built THEN the container drops ALL', () => {
     const face = build(parseConfig({}).compute, parseConfig({}).tasks, { ...parseConfig({}).container, dropCapabilities: 'all' });
     const rendered = Stack.of(face).resolve((face.taskDefinition.node.defaultChild as ecs.CfnTaskDefinition).containerDefinitions) as any[];

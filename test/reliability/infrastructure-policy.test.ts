@@ -12,7 +12,7 @@ type Resources = Record<string, { Type: string; Properties?: Record<string, any>
 const CONFIGS: Record<string, AppConfigInput> = {
   'default (Fargate, mirror)': {},
   'EC2 GPU, pull-through, JWT, custom domain, table compare': {
-    compute: { mode: 'ec2-gpu', instanceType: 'g5.xlarge' },
+    compute: { mode: 'ec2-gpu', instanceType: 'g5.2xlarge' },
     imageSupply: { mode: 'pull-through' },
     jwt: { issuer: 'https://login.example.com', audience: ['face-api'] },
     api: { customDomain: { domainName: 'faces.example.com', certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc' } },
