@@ -25,7 +25,7 @@ describe('handler bundles (real esbuild)', () => {
     app = synth({ compare: { mode: 'table', scoreTableFile: tableFile } }, { bundle: true });
     bundles = (['service', 'api'] as const).flatMap((stack) =>
       resourcesOfType(app.json(stack), 'AWS::Lambda::Function')
-        .filter(([, fn]) => fn.Properties.Handler === 'index.handler' && fn.Properties.Runtime === 'nodejs22.x')
+        .filter(([, fn]) => fn.Properties.Handler === 'index.handler' && fn.Properties.Runtime === 'nodejs24.x')
         .map(([, fn]) => ({
           description: fn.Properties.Description as string,
           dir: join(app.outdir, `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`),
