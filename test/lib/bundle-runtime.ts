@@ -132,6 +132,8 @@ export interface BundleRun {
   readonly node: string;
   /** Module init: from `import()` of index.mjs to its evaluation, in ms. */
   readonly initMs: number;
+  /** CPU time (user + system) the import used, in ms: less sensitive than `initMs` to other processes on a shared machine. */
+  readonly initCpuMs: number;
   /** Set when the import itself threw. */
   readonly initError?: { name: string; message: string; code?: string };
   readonly answers: ReadonlyArray<{ name: string; ok: true; value: any } | { name: string; ok: false; error: { name: string; message: string; code?: string } }>;
@@ -145,9 +147,12 @@ import { pathToFileURL } from 'node:url';
 const [, , bundle, casesFile, outFile, timeoutMs] = process.argv;
 const describe = (e) => ({ name: String(e?.name ?? typeof e), message: String(e?.message ?? e), ...(e?.code ? { code: String(e.code) } : {}) });
 const started = performance.now();
+const cpu = process.cpuUsage();
 let mod, initError;
 try { mod = await import(pathToFileURL(bundle).href); } catch (e) { initError = describe(e); }
 const initMs = performance.now() - started;
+const used = process.cpuUsage(cpu);
+const initCpuMs = (used.user + used.system) / 1000;
 const answers = [];
 if (mod) {
   for (const c of JSON.parse(readFileSync(casesFile, 'utf8'))) {
@@ -157,7 +162,7 @@ if (mod) {
     catch (e) { answers.push({ name: c.name, ok: false, error: describe(e) }); }
   }
 }
-writeFileSync(outFile, JSON.stringify({ node: process.version, initMs, initError, answers }));
+writeFileSync(outFile, JSON.stringify({ node: process.version, initMs, initCpuMs, initError, answers }));
 process.exit(0);
 `;
 

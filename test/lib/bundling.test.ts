@@ -110,7 +110,8 @@ describe('handler bundles (real esbuild)', () => {
     let backend: FakeBackend;
     let invoke: { server: Server; url: string; calls: string[] };
     let images: { server: Server; url: string };
-    const figures: Array<{ bundle: string; requestPath: boolean; initMs: number; runs: number[] }> = [];
+    const figures: Array<{ bundle: string; requestPath: boolean; initMs: number; cpuMs: number; runs: number[] }> = [];
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
     const listen = async (server: Server, host: string) => {
       await new Promise<void>((resolve) => server.listen(0, host, resolve));
@@ -137,8 +138,13 @@ describe('handler bundles (real esbuild)', () => {
       for (const server of [invoke?.server, images?.server]) await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
       if (runtime) rmSync(runtime.root, { recursive: true, force: true });
       if (figures.length > 0) {
-        const lines = figures.map((f) => `  ${f.bundle.padEnd(22)} ${f.requestPath ? 'request path' : 'deploy/cron '}  init median ${f.initMs.toFixed(1).padStart(6)} ms  (runs: ${f.runs.map((ms) => ms.toFixed(1)).join(', ')})`);
-        console.log(`Bundle module init on ${node.version} (${node.source}), median of ${INIT_RUNS} fresh processes, NODE_OPTIONS as deployed; target <= 50 ms on the request path:\n${lines.join('\n')}`);
+        const lines = figures.map(
+          (f) => `  ${f.bundle.padEnd(18)} ${f.requestPath ? 'request path' : 'deploy/cron '}  init ${f.initMs.toFixed(1).padStart(6)} ms wall, ${f.cpuMs.toFixed(1).padStart(6)} ms CPU  (wall runs: ${f.runs.map((ms) => ms.toFixed(1)).join(', ')})`,
+        );
+        console.log(
+          `Bundle module init on ${node.version} (${node.source}), x ${INIT_RUNS} fresh processes, medians, NODE_OPTIONS as deployed; target <= 50 ms on the request path. ` +
+            `Wall time counts other processes on a shared machine; CPU time much less so.\n${lines.join('\n')}`,
+        );
       }
     });
 
@@ -160,9 +166,13 @@ describe('handler bundles (real esbuild)', () => {
       expect(first.initError, `${name}: ${JSON.stringify(first.initError)}\n${first.stderr}`).toBeUndefined();
       expect(first.node).toBe(node.version);
       const runs = [first.initMs];
-      for (let i = 1; i < INIT_RUNS; i += 1) runs.push((await runBundle({ ...common, cases: [] })).initMs);
-      const sorted = [...runs].sort((a, b) => a - b);
-      figures.push({ bundle: name, requestPath: bundle.requestPath, initMs: sorted[Math.floor(sorted.length / 2)]!, runs });
+      const cpu = [first.initCpuMs];
+      for (let i = 1; i < INIT_RUNS; i += 1) {
+        const again = await runBundle({ ...common, cases: [] });
+        runs.push(again.initMs);
+        cpu.push(again.initCpuMs);
+      }
+      figures.push({ bundle: name, requestPath: bundle.requestPath, initMs: median(runs), cpuMs: median(cpu), runs });
       return first;
     };
     const answerOf = (run: BundleRun, name: string) => {
