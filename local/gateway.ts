@@ -106,6 +106,8 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     backend,
     imageFetcher: createImageFetcher({ ...imageFetchConfigFromEnv(env as unknown as NodeJS.ProcessEnv), lookup: options.imageFetchLookup }),
     logger: handlerLogger,
+    // The same request deadline as in AWS, from the integration timeout this gateway imitates.
+    integrationTimeoutMs: env.INTEGRATION_TIMEOUT_MS,
   });
   const docs = createDocsHandler({ swaggerUiDir: defaultSwaggerUiDir(), logger: handlerLogger });
 

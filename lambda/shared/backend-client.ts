@@ -22,9 +22,19 @@ export interface BackendClientConfig {
   readonly maxResponseBytes?: number;
 }
 
+/** Per-call options of {@link BackendClient.postJson}. */
+export interface PostOptions {
+  /**
+   * What is left of the request's own deadline: the call gives up at the
+   * smaller of this and the client's `timeoutMs`.
+   * @default the client's `timeoutMs`
+   */
+  readonly timeoutMs?: number;
+}
+
 export interface BackendClient {
   /** POSTs a JSON body and returns the backend's validated 200 answer. */
-  postJson<S extends z.ZodType>(path: string, body: string, responseSchema: S, requestId: string): Promise<z.output<S>>;
+  postJson<S extends z.ZodType>(path: string, body: string, responseSchema: S, requestId: string, options?: PostOptions): Promise<z.output<S>>;
   /** GETs a path; true when the backend answers 2xx/3xx within the timeout. */
   probe(path: string, timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
@@ -108,24 +118,27 @@ export function createBackendClient(config: BackendClientConfig): BackendClient 
   }
 
   async function sendWithRetry(method: 'GET' | 'POST', path: string, payload: Buffer | undefined, headers: Record<string, string>, deadlineMs: number): Promise<RawResponse> {
+    const until = Date.now() + deadlineMs;
     try {
       return await send(method, path, payload, headers, deadlineMs);
     } catch (error) {
       // A pooled socket the server already closed (Lambda freezes between invocations) fails at once
       // with ECONNRESET; the request never reached the backend, so one retry on a fresh socket is safe.
+      // The retry gets what is left of the same deadline, not a fresh one.
       const err = error as { code?: string; reusedSocket?: boolean };
-      if (err.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) return send(method, path, payload, headers, deadlineMs);
+      if (err.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) return send(method, path, payload, headers, Math.max(1, until - Date.now()));
       throw error;
     }
   }
 
   return {
-    async postJson(path, payload, responseSchema, requestId) {
+    async postJson(path, payload, responseSchema, requestId, options) {
+      const callTimeoutMs = Math.max(1, Math.min(timeoutMs, Math.floor(options?.timeoutMs ?? timeoutMs)));
       let response: RawResponse;
       try {
-        response = await sendWithRetry('POST', path, Buffer.from(payload), { 'content-type': 'application/json', accept: 'application/json', 'x-request-id': requestId }, timeoutMs);
+        response = await sendWithRetry('POST', path, Buffer.from(payload), { 'content-type': 'application/json', accept: 'application/json', 'x-request-id': requestId }, callTimeoutMs);
       } catch (error) {
-        throw mapTransportError(error, timeoutMs);
+        throw mapTransportError(error, callTimeoutMs);
       }
       if (response.body === undefined) throw new ApiError('bad-gateway', `The backend's answer exceeded ${maxResponseBytes} bytes.`);
       const { status } = response;

@@ -4,11 +4,18 @@
  * code in-process (`createImageFetcher`). Both satisfy `ImageUrlFetcher`.
  */
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import type { ImageFetcher } from './image-fetch/fetch-image.js';
+import type { ImageFetchOptions } from './image-fetch/fetch-image.js';
 import { imageBytesFromResult, type FetchImageEvent, type FetchImageResult } from './image-fetch/result.js';
 import { ApiError, PROBLEM_KINDS } from './problem.js';
 
-export type ImageUrlFetcher = ImageFetcher;
+/**
+ * Resolves an `image.url` to bytes. `options.signal` carries the request's
+ * deadline: when it aborts, the fetcher stops and throws the signal's reason.
+ * (The in-process `createImageFetcher` satisfies this interface.)
+ */
+export interface ImageUrlFetcher {
+  fetch(url: string, options?: ImageFetchOptions): Promise<Buffer>;
+}
 
 function isFetchImageResult(value: unknown): value is FetchImageResult {
   if (typeof value !== 'object' || value === null) return false;
@@ -26,16 +33,20 @@ export function lambdaImageFetcher(functionName: string, client?: LambdaClient):
   let sdk: Promise<typeof import('@aws-sdk/client-lambda')> | undefined;
   let lambda = client;
   return {
-    async fetch(url) {
+    async fetch(url, options) {
+      const signal = options?.signal;
       let output;
       try {
         sdk ??= import('@aws-sdk/client-lambda');
         const { InvokeCommand, LambdaClient: Client } = await sdk;
         lambda ??= new Client({});
+        // abortSignal ends the HTTP request (and the SDK's retries) when the request's deadline passes.
         output = await lambda.send(
           new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify({ url } satisfies FetchImageEvent)) }),
+          { abortSignal: signal },
         );
       } catch (error) {
+        if (signal?.aborted && signal.reason instanceof ApiError) throw signal.reason;
         if ((error as Error).name === 'TooManyRequestsException') {
           throw new ApiError('service-unavailable', 'The image fetcher is throttled; retry later.', { headers: { 'retry-after': '1' } });
         }

@@ -169,7 +169,7 @@ export class FaceApi extends Construct {
       description: 'POST detect-faces / get-face-embeddings -> internal ALB -> vendor container',
       logRetention,
       memorySize: 1024,
-      // API Gateway gives up at 29 s; the backend call gives up at 25 s and answers 504 itself.
+      // API Gateway gives up at 29 s; the proxy's request deadline (lambda/shared/deadline.ts) ends at 28 s and answers 504 itself.
       timeout: Duration.seconds(30),
       ...inVpc,
       environment: {

@@ -52,7 +52,7 @@ interface Bundle {
   readonly environment: Record<string, string>;
 }
 
-/** The handler bundles in a cloud assembly (nodejs22.x `index.handler` functions), one per distinct asset. */
+/** The handler bundles in a cloud assembly (nodejs24.x `index.handler` functions), one per distinct asset. */
 function bundlesIn(outdir: string): Bundle[] {
   const seen = new Set<string>();
   const bundles: Bundle[] = [];
@@ -60,7 +60,7 @@ function bundlesIn(outdir: string): Bundle[] {
     const template = JSON.parse(readFileSync(join(outdir, file), 'utf8'));
     for (const resource of Object.values(template.Resources as Record<string, any>)) {
       const props = resource.Properties;
-      if (resource.Type !== 'AWS::Lambda::Function' || props.Runtime !== 'nodejs22.x' || props.Handler !== 'index.handler') continue;
+      if (resource.Type !== 'AWS::Lambda::Function' || props.Runtime !== 'nodejs24.x' || props.Handler !== 'index.handler') continue;
       const dir = join(outdir, `asset.${String(props.Code.S3Key).replace(/\.zip$/, '')}`);
       const variables = (props.Environment?.Variables ?? {}) as Record<string, unknown>;
       const name = String(variables.POWERTOOLS_SERVICE_NAME ?? props.Description).replace(/^face-/, '');
@@ -129,7 +129,7 @@ export async function runCdkBench(): Promise<string> {
       '',
       `\`npx cdk synth\` of the default app (no flags, offline, real esbuild bundling of every handler, cdk-nag): median ${fmt(synthMedian, 1)} s over ${synthRuns} runs (${synthTimes.map((t) => fmt(t, 1)).join(', ')} s); target < ${TARGET_SYNTH_S} s: ${synthMedian < TARGET_SYNTH_S ? 'met' : 'NOT met'}.`,
       '',
-      `Bundles (minified ESM, AWS SDK external) and module init: median of ${initRuns} fresh \`node\` processes importing the bundle with the environment its template sets (Node ${process.version} here; Lambda runs Node 22 on arm64, so treat init as relative). "init + maps" runs with \`NODE_OPTIONS=--enable-source-maps\` as deployed.`,
+      `Bundles (minified ESM, AWS SDK external) and module init: median of ${initRuns} fresh \`node\` processes importing the bundle with the environment its template sets (Node ${process.version} here; Lambda runs Node 24 on arm64, so treat init as relative). "init + maps" runs with \`NODE_OPTIONS=--enable-source-maps\` as deployed.`,
       '',
       table(['function', 'bundle KB', 'gzip KB', 'map KB', 'other files KB', 'init ms', 'init + maps ms', `< ${TARGET_BUNDLE_KB} KB / < ${TARGET_INIT_MS} ms`], rows),
     ].join('\n');

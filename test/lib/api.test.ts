@@ -146,11 +146,11 @@ describe('FaceApi (default configuration)', () => {
     });
   });
 
-  it('THEN every function is nodejs22.x on arm64 with X-Ray, JSON logs, source maps and Powertools settings', () => {
+  it('THEN every function is nodejs24.x on arm64 with X-Ray, JSON logs, source maps and Powertools settings', () => {
     const functions = resourcesOfType(json, 'AWS::Lambda::Function');
     expect(functions).toHaveLength(5);
     for (const [, fn] of functions) {
-      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' }, LoggingConfig: expect.objectContaining({ LogFormat: 'JSON' }) });
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' }, LoggingConfig: expect.objectContaining({ LogFormat: 'JSON' }) });
       expect(fn.Properties.Environment.Variables).toMatchObject({
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: expect.stringMatching(/^face-/),

@@ -49,7 +49,7 @@ describe('ImageSupply: mirror (default)', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('CloudFormation custom resource'),
       Timeout: 900,
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Environment: {
         Variables: Match.objectLike({

@@ -93,7 +93,13 @@ export interface ImageFetcher {
    * Downloads the JPEG or PNG at `url`.
    * @throws ApiError `image-url-rejected` (policy) or `image-fetch-failed` (download).
    */
-  fetch(url: string): Promise<Buffer>;
+  fetch(url: string, options?: ImageFetchOptions): Promise<Buffer>;
+}
+
+/** Per-download options. */
+export interface ImageFetchOptions {
+  /** Ends the download early (the proxy's request deadline); its reason is what `fetch` throws. @default none */
+  readonly signal?: AbortSignal;
 }
 
 const systemLookup: HostResolver = (hostname) => dns.lookup(hostname, { all: true });
@@ -159,7 +165,7 @@ export function createImageFetcher(config: Partial<ImageFetchConfig> = {}): Imag
   validateConfig(settings);
   const allow = parseAllowCidrs(settings.allowCidrs, 'allowCidrs');
   const lookup = settings.lookup ?? systemLookup;
-  return { fetch: (url) => fetchImage(url, settings, allow, lookup) };
+  return { fetch: (url, options) => fetchImage(url, settings, allow, lookup, options?.signal) };
 }
 
 async function fetchImage(
@@ -167,6 +173,7 @@ async function fetchImage(
   config: ImageFetchConfig,
   allow: readonly Cidr[],
   lookup: HostResolver,
+  outer?: AbortSignal,
 ): Promise<Buffer> {
   if (typeof raw !== 'string') {
     throw new ApiError('image-url-rejected', `${IMAGE_URL_FIELD} must be a string`, {
@@ -180,6 +187,10 @@ async function fetchImage(
     () => controller.abort(failed(`did not finish downloading within ${config.totalTimeoutMs} ms`)),
     config.totalTimeoutMs,
   );
+  // The caller's deadline (the whole request's budget) ends the download the same way.
+  const onOuterAbort = () => controller.abort(outer!.reason);
+  if (outer?.aborted) onOuterAbort();
+  else outer?.addEventListener('abort', onOuterAbort, { once: true });
   try {
     for (let redirects = 0; ; redirects += 1) {
       const redirected = redirects > 0;
@@ -195,6 +206,7 @@ async function fetchImage(
     throw toApiError(err, controller.signal);
   } finally {
     clearTimeout(timer);
+    outer?.removeEventListener('abort', onOuterAbort);
   }
 }
 

@@ -23,6 +23,7 @@ export {
   imageFetchConfigFromEnv,
   type HostResolver,
   type ImageFetchConfig,
+  type ImageFetchOptions,
   type ImageFetcher,
   type ResolvedAddress,
 } from './fetch-image.js';

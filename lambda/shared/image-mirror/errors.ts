@@ -28,6 +28,7 @@ export const MIRROR_ERROR_CODES = {
   ECS_SERVICE_NOT_FOUND: 'internal-error',
   ROLLOUT_FAILED: 'internal-error',
   UPSTREAM_ERROR: 'bad-gateway',
+  NO_CREDENTIALS: 'internal-error',
 } as const satisfies Record<string, ProblemKind>;
 
 export type MirrorErrorCode = keyof typeof MIRROR_ERROR_CODES;
@@ -84,6 +85,11 @@ const THROTTLING_ERRORS = new Set([
 /** Maps errors that read the same on every side (throttling, quotas, DNS). */
 function mapCommon(err: unknown, name: string | undefined, where: string, region: string): MirrorError | undefined {
   if (err instanceof MirrorError) return err;
+  // The SDK found no credentials at all and sent nothing: a client-side error without $metadata
+  // (so `name` is undefined here). In Lambda the credentials come from the execution role.
+  if ((err as { name?: unknown } | null)?.name === 'CredentialsProviderError') {
+    return new MirrorError('NO_CREDENTIALS', `${where}: the function has no AWS credentials (CredentialsProviderError); in Lambda they come from its execution role`, {});
+  }
   if (name && THROTTLING_ERRORS.has(name)) {
     return new MirrorError('THROTTLED', `${where} throttled the mirror (${name}) after the SDK's retries; the next run continues`, {
       awsErrorName: name,
