@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { deployableTableProblem, loadScoreTable } from '../lambda/shared/score-table.js';
+import { deployableTableProblem, loadScoreTable, staleTableMessage, tableImageDigest } from '../lambda/shared/score-table.js';
 
 /** The vendor's registry and repository, from the vendor guide's `docker pull` line. */
 export const VENDOR_REGISTRY = '249265253269.dkr.ecr.eu-west-1.amazonaws.com';
@@ -390,9 +390,17 @@ export const AppConfigSchema = z
       // DESIGN.md: only a table verified against the vendor container may answer compares in Lambda.
       const file = projectPath(config.compare.scoreTableFile);
       try {
-        const problem = deployableTableProblem(loadScoreTable(file));
+        const table = loadScoreTable(file);
+        const problem = deployableTableProblem(table);
         if (problem) {
           ctx.addIssue({ code: 'custom', path: ['compare', 'scoreTableFile'], message: `${config.compare.scoreTableFile} ${problem}: use compare.mode "forward" until a table is verified against the vendor container` });
+        }
+        // A table is exact only for the image it was measured on. An external image pinned by digest is known
+        // now, so a mismatch fails synth before anything is deployed (mirror mode checks at deploy time instead).
+        const pinned = config.imageSupply.mode === 'external' ? /@(sha256:[a-f0-9]{64})$/.exec(config.imageSupply.imageUri)?.[1] : undefined;
+        const calibratedOn = tableImageDigest(table);
+        if (!problem && pinned && calibratedOn !== pinned) {
+          ctx.addIssue({ code: 'custom', path: ['compare', 'scoreTableFile'], message: staleTableMessage(config.compare.scoreTableFile, calibratedOn ?? '(none)', pinned) });
         }
       } catch (err) {
         ctx.addIssue({ code: 'custom', path: ['compare', 'scoreTableFile'], message: existsSync(file) ? (err as Error).message : `${config.compare.scoreTableFile} does not exist` });
