@@ -218,8 +218,12 @@ const CompareSchema = z.discriminatedUnion('mode', [
   z
     .object({
       mode: z.literal('table'),
-      /** A verified score-table JSON file (path relative to the project root). */
+      /** A verified score-table JSON file (path relative to the project root) naming the image digest it was calibrated on. */
       scoreTableFile: z.string().min(1),
+      /** EventBridge schedule of the live check of the table against the container (it also runs after every ECS deployment). */
+      checkSchedule: z.string().regex(/^(rate|cron)\(.+\)$/, 'must be an EventBridge schedule expression such as "rate(15 minutes)"').default('rate(15 minutes)'),
+      /** Random pairs per live check; two pairs per table boundary come on top. */
+      checkRandomPairs: int(1, 10_000).default(32),
     })
     .strict(),
 ], { error: 'must be "forward" or "table"' });

@@ -15,7 +15,7 @@ import { Construct } from 'constructs';
 import { PROJECT_DIR } from '../config.js';
 
 /** The handler entries under `lambda/` (each `lambda/<name>.ts` exports `handler`). */
-export type HandlerName = 'authorizer' | 'proxy' | 'fetch-image' | 'compare' | 'docs' | 'image-mirror';
+export type HandlerName = 'authorizer' | 'proxy' | 'fetch-image' | 'compare' | 'compare-check' | 'docs' | 'image-mirror';
 
 /** Powertools metrics namespace shared by every handler. */
 export const METRICS_NAMESPACE = 'FaceVerification';
