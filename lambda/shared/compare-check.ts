@@ -16,24 +16,25 @@ export type CheckRequest =
   | { readonly kind: 'deployment' }
   | { readonly kind: 'check' }
   | { readonly kind: 'enable-table' }
+  | { readonly kind: 'status' }
   | { readonly kind: 'forward'; readonly reason: string };
 
 /**
  * Classifies an event: an EventBridge schedule, an ECS deployment state change (the rule
  * passes only SERVICE_DEPLOYMENT_COMPLETED of our service), or an operator's
- * `{"action": "check" | "enable-table" | "forward", "reason"?}`.
+ * `{"action": "check" | "enable-table" | "status" | "forward", "reason"?}`.
  * @throws Error for anything else (the event's content is not echoed)
  */
 export function classifyCheckEvent(event: unknown): CheckRequest {
   const e = (event ?? {}) as Record<string, unknown>;
   if (e.source === 'aws.ecs' && e['detail-type'] === 'ECS Deployment State Change') return { kind: 'deployment' };
   if (e.source === 'aws.events' || e.source === 'aws.scheduler') return { kind: 'scheduled' };
-  if (e.action === 'check' || e.action === 'enable-table') return { kind: e.action };
+  if (e.action === 'check' || e.action === 'enable-table' || e.action === 'status') return { kind: e.action };
   if (e.action === 'forward') {
     const reason = typeof e.reason === 'string' && e.reason.trim() ? e.reason.trim().slice(0, 200) : 'set by an operator';
     return { kind: 'forward', reason };
   }
-  throw new Error('unsupported event: expected a schedule, an ECS deployment state change or {"action":"check"|"enable-table"|"forward"}');
+  throw new Error('unsupported event: expected a schedule, an ECS deployment state change or {"action":"check"|"enable-table"|"status"|"forward"}');
 }
 
 /** Where the flag is kept (Secrets Manager in AWS, a mock in tests). */
@@ -72,6 +73,8 @@ export interface CheckAnswer {
   readonly tableDigest?: string;
   /** Why an `enable-table` request was refused. */
   readonly refused?: string;
+  /** `status`: the flag as stored (who set it, when, why). */
+  readonly flag?: CompareModeFlag;
 }
 
 /** One run; throws only when the flag cannot be read or written (the function's Errors alarm). */
@@ -79,6 +82,10 @@ export async function runCompareCheck(request: CheckRequest, deps: CompareCheckD
   const now = deps.now ?? (() => new Date());
   const tableDigest = tableImageDigest(deps.table);
   const current = parseCompareModeFlag(await deps.flag.read());
+  if (request.kind === 'status') {
+    deps.metric('CompareForwarding', current.mode === 'forward' ? 1 : 0);
+    return { mode: current.mode, switched: false, flag: current, ...(tableDigest ? { tableDigest } : {}) };
+  }
   if (request.kind === 'forward') {
     await deps.flag.write(compareModeFlag('forward', 'operator', request.reason, now()));
     deps.metric('CompareForwarding', 1);
