@@ -13,7 +13,7 @@
  *   completed ECS service deployment, flips the flag to `forward` on any mismatch, and the
  *   alarms that tell the operator.
  */
-import { Duration, RemovalPolicy, SecretValue, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -47,9 +47,15 @@ export class CompareModeFlag extends Construct {
     super(scope, id);
     this.secret = new secretsmanager.Secret(this, 'Secret', {
       description: 'Compare mode switch {"mode":"table"|"forward"}: written by the compare check and npm run compare-mode; not a credential',
-      // Constant on purpose: CloudFormation writes SecretString only when the template value changes,
-      // so a redeploy never resets a "forward" that a failed check wrote (switching back is an operator step).
-      secretStringValue: SecretValue.unsafePlainText(JSON.stringify(INITIAL_COMPARE_MODE_FLAG)),
+      // The initial value comes from a template CloudFormation fills in once (no SecretString in the template,
+      // like every other secret here). Constant on purpose: CloudFormation generates a value again only when
+      // GenerateSecretString changes, so a redeploy never resets a "forward" that a failed check wrote.
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify(INITIAL_COMPARE_MODE_FLAG),
+        generateStringKey: 'nonce',
+        excludePunctuation: true,
+        passwordLength: 8,
+      },
       removalPolicy: RemovalPolicy.DESTROY,
     });
     Validations.of(this.secret).acknowledge({

@@ -99,6 +99,8 @@ describe('the compare-check function', () => {
     expect(secretsMock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
     const metrics = emf()[0]!;
     expect(metrics).toMatchObject({ CompareTableMismatches: 0, CompareForwarding: 0, CompareCheckInconclusive: 0, service: 'face-compare-check' });
+    // The alarms watch FaceVerification / <metric> with the dimension service=face-compare-check.
+    expect(metrics._aws).toMatchObject({ CloudWatchMetrics: [{ Namespace: 'FaceVerification', Dimensions: [['service']] }] });
   });
 
   it('GIVEN the container\'s score function changed WHEN one check runs THEN compare switches to forwarding and then answers exactly as the container', async () => {
@@ -160,6 +162,16 @@ describe('the compare-check function', () => {
     expect(await handler({ action: 'forward', reason: 'maintenance' })).toMatchObject({ mode: 'forward', switched: true });
     expect(parseCompareModeFlag(stored)).toMatchObject({ mode: 'forward', by: 'operator', reason: 'maintenance' });
     expect(containerCompares).toBe(0);
+  });
+
+  it('GIVEN a status request WHEN run THEN the stored flag and the table digest come back, without a check', async () => {
+    const handler = await checkHandler();
+    stored = JSON.stringify({ mode: 'forward', by: 'image-rollout', reason: 'follow rollout of sha256:x', since: '2026-12-01T00:00:00.000Z' });
+    expect(await handler({ action: 'status' })).toMatchObject({ mode: 'forward', switched: false, tableDigest: PASSED_CALIBRATION.imageDigest, flag: { by: 'image-rollout', reason: 'follow rollout of sha256:x' } });
+    expect(containerCompares).toBe(0);
+    // A flag that is not valid reads as forwarding: the container is never wrong.
+    stored = 'not json';
+    expect(await handler({ action: 'status' })).toMatchObject({ mode: 'forward' });
   });
 
   it('GIVEN other events WHEN classified THEN they are refused without echoing them', () => {

@@ -4,7 +4,7 @@
  * custom resource bound to the table's digest, and the follow rollout's permission to switch.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INITIAL_COMPARE_MODE_FLAG } from '../../lambda/shared/compare-mode.js';
+import { INITIAL_COMPARE_MODE_FLAG, parseCompareModeFlag } from '../../lambda/shared/compare-mode.js';
 import { PASSED_CALIBRATION, writeCalibratedTable } from './calibrated-table.js';
 import { resourcesOfType, synth, type Synthesized } from './synth.js';
 
@@ -37,8 +37,11 @@ describe('GIVEN compare.mode "table" with a mirror that follows the vendor tag',
   it('THEN the foundation holds the compare-mode flag, starting at "table", as a constant (a redeploy never resets a "forward")', () => {
     const secrets = resourcesOfType(foundation, 'AWS::SecretsManager::Secret').filter(([, s]) => /Compare mode switch/.test(s.Properties.Description));
     expect(secrets).toHaveLength(1);
-    expect(secrets[0]![1].Properties.SecretString).toBe(JSON.stringify(INITIAL_COMPARE_MODE_FLAG));
-    expect(JSON.parse(secrets[0]![1].Properties.SecretString)).toEqual({ mode: 'table', by: 'deploy' });
+    // Generated once from a template (no value inline); parseCompareModeFlag ignores the generated nonce.
+    expect(secrets[0]![1].Properties.SecretString).toBeUndefined();
+    const template = secrets[0]![1].Properties.GenerateSecretString.SecretStringTemplate;
+    expect(template).toBe(JSON.stringify(INITIAL_COMPARE_MODE_FLAG));
+    expect(parseCompareModeFlag(JSON.stringify({ ...JSON.parse(template), nonce: 'Ab12Cd34' }))).toEqual({ mode: 'table', by: 'deploy' });
   });
 
   it('THEN compare runs in the VPC with the backend URL and reads (only reads) the flag', () => {

@@ -196,7 +196,12 @@ describe('compare.mode "table" needs a calibrated score table', () => {
 
   it('GIVEN a calibrated table WHEN parsed THEN it is accepted', () => {
     const file = writeCalibratedTable();
-    expect(parseConfig({ compare: { mode: 'table', scoreTableFile: file } }).compare).toEqual({ mode: 'table', scoreTableFile: file });
+    expect(parseConfig({ compare: { mode: 'table', scoreTableFile: file } }).compare).toEqual({ mode: 'table', scoreTableFile: file, checkSchedule: 'rate(15 minutes)', checkRandomPairs: 32 });
+  });
+
+  it('GIVEN a live-check schedule that is not an EventBridge expression WHEN parsed THEN the field is named', () => {
+    const file = writeCalibratedTable();
+    expect(configError({ compare: { mode: 'table', scoreTableFile: file, checkSchedule: 'every 15 minutes' } })).toMatch(/compare\.checkSchedule: must be an EventBridge schedule expression/);
   });
 });
 
