@@ -35,7 +35,12 @@ export function compareDepsFromEnv(env: Env, logger: HandlerLogger, bundleDir: s
       logger,
       fallback: {
         backend: createBackendClient({ baseUrl: requireEnv(env, 'BACKEND_URL'), timeoutMs: backendTimeout(env) }),
-        forwarding: forwardingFromFlag(readFlag, (error) => logger.warn('compare-mode flag unreadable; keeping the last mode (forwarding if none)', { errorName: (error as Error)?.name })),
+        forwarding: forwardingFromFlag(
+          readFlag,
+          (error) => logger.warn('compare-mode flag unreadable; keeping the last mode (forwarding if none)', { errorName: (error as Error)?.name }),
+          // Once per instance and change: which mode answers, and why (the reason names no embedding or key).
+          (flag) => logger.info(`compare mode: ${flag.mode === 'table' ? 'answering from the score table' : 'forwarding to the container'}`, { mode: flag.mode, by: flag.by, reason: flag.reason, since: flag.since }),
+        ),
       },
     };
   }

@@ -52,11 +52,17 @@ export function compareModeFlag(mode: CompareModeFlag['mode'], by: string, reaso
  * "Forward now?" for the compare handler, from a cached flag reader. When the flag cannot be
  * read, the last value read is kept; with none yet, compares are forwarded (fail towards the container).
  */
-export function forwardingFromFlag(read: () => Promise<string | undefined>, onError: (error: unknown) => void): () => Promise<boolean> {
+export function forwardingFromFlag(
+  read: () => Promise<string | undefined>,
+  onError: (error: unknown) => void,
+  onChange: (flag: CompareModeFlag) => void = () => undefined,
+): () => Promise<boolean> {
   let last: CompareModeFlag | undefined;
   return async () => {
     try {
-      last = parseCompareModeFlag(await read());
+      const flag = parseCompareModeFlag(await read());
+      if (flag.mode !== last?.mode) onChange(flag);
+      last = flag;
     } catch (error) {
       onError(error);
       if (!last) return true;

@@ -127,6 +127,9 @@ describe('the compare-check function', () => {
       const result = await compare(postEvent(PATHS.compareFaceEmbeddings, { embedding1: a, embedding2: b }));
       expect(JSON.parse(result.body)).toEqual({ similarity: score(a, b) });
     }
+    // The instance says once that it now forwards, and why.
+    expect(logger.lines.filter((l) => l.includes('compare mode: forwarding to the container'))).toHaveLength(1);
+    expect(logger.text()).toContain('"by":"compare-check"');
     // The pair just above the moved boundary is where the table would have been wrong.
     expect(score(...pairs[0]!)).toBe(boundary.score - 1);
     expect(containerCompares - before).toBe(pairs.length);
