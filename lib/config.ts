@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { deployableTableProblem, loadScoreTable } from '../lambda/shared/score-table.js';
+import { deployableTableProblem, loadScoreTable, staleTableMessage, tableImageDigest } from '../lambda/shared/score-table.js';
 
 /** The vendor's registry and repository, from the vendor guide's `docker pull` line. */
 export const VENDOR_REGISTRY = '249265253269.dkr.ecr.eu-west-1.amazonaws.com';
@@ -354,8 +354,12 @@ const CompareSchema = z.discriminatedUnion('mode', [
   z
     .object({
       mode: z.literal('table'),
-      /** A verified score-table JSON file (path relative to the project root). */
+      /** A verified score-table JSON file (path relative to the project root) naming the image digest it was calibrated on. */
       scoreTableFile: z.string().min(1),
+      /** EventBridge schedule of the live check of the table against the container (it also runs after every ECS deployment). */
+      checkSchedule: z.string().regex(/^(rate|cron)\(.+\)$/, 'must be an EventBridge schedule expression such as "rate(15 minutes)"').default('rate(15 minutes)'),
+      /** Random pairs per live check; two pairs per table boundary come on top. */
+      checkRandomPairs: int(1, 10_000).default(32),
     })
     .strict(),
 ], { error: 'must be "forward" or "table"' });
@@ -548,9 +552,17 @@ export const AppConfigSchema = z
       // DESIGN.md: only a table verified against the vendor container may answer compares in Lambda.
       const file = projectPath(config.compare.scoreTableFile);
       try {
-        const problem = deployableTableProblem(loadScoreTable(file));
+        const table = loadScoreTable(file);
+        const problem = deployableTableProblem(table);
         if (problem) {
           ctx.addIssue({ code: 'custom', path: ['compare', 'scoreTableFile'], message: `${config.compare.scoreTableFile} ${problem}: use compare.mode "forward" until a table is verified against the vendor container` });
+        }
+        // A table is exact only for the image it was measured on. An external image pinned by digest is known
+        // now, so a mismatch fails synth before anything is deployed (mirror mode checks at deploy time instead).
+        const pinned = config.imageSupply.mode === 'external' ? /@(sha256:[a-f0-9]{64})$/.exec(config.imageSupply.imageUri)?.[1] : undefined;
+        const calibratedOn = tableImageDigest(table);
+        if (!problem && pinned && calibratedOn !== pinned) {
+          ctx.addIssue({ code: 'custom', path: ['compare', 'scoreTableFile'], message: staleTableMessage(config.compare.scoreTableFile, calibratedOn ?? '(none)', pinned) });
         }
       } catch (err) {
         ctx.addIssue({ code: 'custom', path: ['compare', 'scoreTableFile'], message: existsSync(file) ? (err as Error).message : `${config.compare.scoreTableFile} does not exist` });

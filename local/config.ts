@@ -56,6 +56,8 @@ export const GatewayEnvSchema = z
     JWT_USAGE_KEY: optionalString,
     COMPARE_MODE: z.enum(['table', 'forward']).optional(),
     SCORE_TABLE: optionalString,
+    /** Seconds between live checks of the table against BACKEND_URL (COMPARE_MODE=table with a BACKEND_URL). */
+    COMPARE_CHECK_INTERVAL_S: int(300, 1, 86_400),
     IMAGE_FETCH_ALLOW_CIDRS: optionalString,
     IMAGE_FETCH_MAX_BYTES: optionalString,
     IMAGE_FETCH_TIMEOUT_MS: optionalString,

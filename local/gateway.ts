@@ -22,6 +22,7 @@ import { ApiError, PROBLEM_CONTENT_TYPE } from '../lambda/shared/problem.js';
 import { loadScoreTable } from '../lambda/shared/score-table.js';
 import type { GatewayEnv } from './config.js';
 import { ENGINE_SCORE_TABLE_PATH } from './engine/score.js';
+import { startCompareWatch, type CompareWatch } from './compare-check.js';
 import { authorizerEvent, proxyEvent } from './events.js';
 import { TokenBuckets } from './rate-limit.js';
 
@@ -33,6 +34,8 @@ export interface RunningGateway {
   readonly apiKeys: readonly string[];
   readonly backendUrl: string;
   readonly embeddedEngine: boolean;
+  /** The live check of table mode against BACKEND_URL (COMPARE_MODE=table with a BACKEND_URL only). */
+  readonly compareWatch?: CompareWatch;
   close(): Promise<void>;
 }
 
@@ -98,10 +101,25 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     logger: handlerLogger,
   });
   const compareMode = env.COMPARE_MODE ?? (env.BACKEND_URL ? 'forward' : 'table');
-  const compare =
-    compareMode === 'table'
-      ? createCompareHandler({ mode: 'table', table: loadScoreTable(env.SCORE_TABLE ?? ENGINE_SCORE_TABLE_PATH), logger: handlerLogger })
-      : createCompareHandler({ mode: 'forward', backend, logger: handlerLogger });
+  let compareWatch: CompareWatch | undefined;
+  let checkBackend: BackendClient | undefined;
+  let compare: Handler;
+  if (compareMode === 'table') {
+    const table = loadScoreTable(env.SCORE_TABLE ?? ENGINE_SCORE_TABLE_PATH);
+    if (env.BACKEND_URL) {
+      // A table answering for another backend is checked against it, as in AWS (docs/score-table.md):
+      // at start (awaited, so the first answer is already checked) and every COMPARE_CHECK_INTERVAL_S.
+      checkBackend = createBackendClient({ baseUrl: env.BACKEND_URL, timeoutMs: 5_000 });
+      compareWatch = startCompareWatch({ table, backend: checkBackend, intervalS: env.COMPARE_CHECK_INTERVAL_S ?? 300, log });
+      await compareWatch.runNow();
+      const watch = compareWatch;
+      compare = createCompareHandler({ mode: 'table', table, logger: handlerLogger, fallback: { backend, forwarding: () => watch.forwarding() } });
+    } else {
+      compare = createCompareHandler({ mode: 'table', table, logger: handlerLogger });
+    }
+  } else {
+    compare = createCompareHandler({ mode: 'forward', backend, logger: handlerLogger });
+  }
   const proxy = createFaceProxyHandler({
     backend,
     imageFetcher: createImageFetcher({ ...imageFetchConfigFromEnv(env as unknown as NodeJS.ProcessEnv), lookup: options.imageFetchLookup }),
@@ -288,7 +306,10 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     apiKeys,
     backendUrl,
     embeddedEngine: engine !== undefined,
+    ...(compareWatch ? { compareWatch } : {}),
     async close() {
+      compareWatch?.stop();
+      await checkBackend?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

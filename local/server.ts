@@ -21,6 +21,10 @@ async function main(): Promise<void> {
   say(`Face Verification API listening on ${gateway.url} (${Math.round(performance.now() - started)} ms)`);
   say(`  backend: ${gateway.embeddedEngine ? 'embedded engine (open-source model, not the vendor\'s)' : gateway.backendUrl}`);
   say(`  Swagger UI: ${gateway.url}${PATHS.swaggerUi}`);
+  if (gateway.compareWatch) {
+    const verdict = gateway.compareWatch.forwarding() ? 'DISAGREES with the backend: compare forwards' : (gateway.compareWatch.last()?.verdict ?? 'not checked yet');
+    say(`  compare: score table checked against the backend now and every ${env.COMPARE_CHECK_INTERVAL_S ?? 300} s (${verdict})`);
+  }
   if (generated) {
     // Printed once, to the terminal that started the server, so a developer can paste it; never logged per request.
     say(`  API key (generated for this run; set API_KEYS to choose your own): ${gateway.apiKeys[0]}`);

@@ -1,5 +1,10 @@
 /**
- * `npm run calibrate -- --endpoint <base URL> --api-key <key> --out <file>`
+ * `npm run calibrate -- --stage <stage> --api-key <key> --out <file>` (a deployment of this app), or
+ * `npm run calibrate -- --endpoint <base URL> [--image-digest sha256:...] --out <file>` (any other endpoint)
+ *
+ * With `--stage`, the endpoint is the stage's ApiUrl and the image digest is read from the ECS
+ * service's running tasks (cdk-outputs.json + the ECS API) before and after the run; a digest that
+ * changes meanwhile fails the run. Table mode refuses a table that names no digest.
  *
  * Probes the compare endpoint of any backend that speaks the contract (the local gateway in
  * forward mode, a bare engine or container, a deployed stage), recovers its score function as
@@ -8,12 +13,21 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
+import { ECSClient } from '@aws-sdk/client-ecs';
 import { PATHS } from '../lambda/shared/contract.js';
+import { IMAGE_DIGEST } from '../lambda/shared/score-table.js';
 import { calibrate, type CalibrationResult } from './calibration/calibrate.js';
+import { readStageOutputs, runningImageDigest } from './calibration/deployment.js';
 import { createCompareProbe } from './calibration/probe.js';
 
 export interface CalibrateCliOptions {
-  endpoint: string;
+  /** Base URL; with `stage` it defaults to the stage's ApiUrl output. */
+  endpoint?: string;
+  /** A deployment of this app: the digest is read from its ECS service. */
+  stage?: string;
+  /** `cdk deploy --outputs-file` result. @default cdk-outputs.json */
+  outputs?: string;
+  region?: string;
   apiKey?: string;
   out: string;
   dimension?: number;
@@ -25,11 +39,16 @@ export interface CalibrateCliOptions {
   concurrency?: number;
 }
 
-const USAGE = `usage: npm run calibrate -- --endpoint <base URL> [--api-key <key>] --out <table.json>
+const USAGE = `usage: npm run calibrate -- (--stage <stage> | --endpoint <base URL>) [--api-key <key>] --out <table.json>
+  --stage <stage>          a deployment of this app: endpoint = its ApiUrl, image digest read from its
+                           ECS service's running tasks (needs cdk-outputs.json and AWS credentials)
+  [--outputs <file>]       cdk deploy --outputs-file result (default cdk-outputs.json)
+  [--region <region>]      region of the ECS service (default: the SDK's)
   [--dimension <n>]        embedding length (default: learned from one get-face-embeddings call)
   [--image <jpeg|png>]     image for that call (default: the face-api sample photo)
   [--backend <text>]       description stored in the table (default: the endpoint)
-  [--image-digest <sha>]   the container image digest, if known
+  [--image-digest <sha>]   for an endpoint that is not a deployment of this app: the image digest it runs
+                           (a table without one is refused for table mode)
   [--random-pairs <n>]     verification pairs (default 1000, at least 1000 for a deployable table)
   [--concurrency <n>]      parallel requests (default 8)
   The API key may also come from FACE_API_KEY.`;
@@ -39,6 +58,9 @@ export function parseCalibrateArgs(argv: string[], env: NodeJS.ProcessEnv = proc
     args: argv,
     options: {
       endpoint: { type: 'string' },
+      stage: { type: 'string' },
+      outputs: { type: 'string' },
+      region: { type: 'string' },
       'api-key': { type: 'string' },
       out: { type: 'string' },
       dimension: { type: 'string' },
@@ -51,7 +73,9 @@ export function parseCalibrateArgs(argv: string[], env: NodeJS.ProcessEnv = proc
     },
     strict: true,
   });
-  if (!values.endpoint || !values.out) throw new Error(USAGE);
+  if ((!values.endpoint && !values.stage) || !values.out) throw new Error(USAGE);
+  if (values.stage && values['image-digest']) throw new Error('--image-digest is for endpoints that are not ours: with --stage the digest is read from the deployment');
+  if (values['image-digest'] && !IMAGE_DIGEST.test(values['image-digest'])) throw new Error('--image-digest must be sha256:<64 hex digits>');
   const int = (name: string, raw: string | undefined, min: number) => {
     if (raw === undefined) return undefined;
     const n = Number(raw);
@@ -59,7 +83,10 @@ export function parseCalibrateArgs(argv: string[], env: NodeJS.ProcessEnv = proc
     return n;
   };
   return {
-    endpoint: values.endpoint,
+    ...(values.endpoint ? { endpoint: values.endpoint } : {}),
+    ...(values.stage ? { stage: values.stage } : {}),
+    ...(values.outputs ? { outputs: values.outputs } : {}),
+    ...(values.region ? { region: values.region } : {}),
     apiKey: values['api-key'] ?? env.FACE_API_KEY,
     out: values.out,
     dimension: int('dimension', values.dimension, 2),
@@ -90,23 +117,46 @@ export async function learnDimension(endpoint: string, apiKey: string | undefine
   }
 }
 
-export async function runCalibrate(options: CalibrateCliOptions, log: (line: string) => void = (l) => process.stderr.write(l)): Promise<CalibrationResult> {
+/** Collaborators, replaceable in tests. */
+export interface CalibrateDeps {
+  /** ECS client for `--stage`. @default a client for `--region` */
+  readonly ecs?: ECSClient;
+  readonly cwd?: string;
+}
+
+export async function runCalibrate(options: CalibrateCliOptions, log: (line: string) => void = (l) => process.stderr.write(l), deps: CalibrateDeps = {}): Promise<CalibrationResult> {
+  // Where the endpoint is ours, the digest comes from the deployment, not from a flag.
+  let deployment: { ecs: ECSClient; cluster: string; service: string } | undefined;
+  let endpoint = options.endpoint;
+  let imageDigest = options.imageDigest;
+  if (options.stage) {
+    const outputs = readStageOutputs(options.stage, options.outputs, deps.cwd);
+    endpoint ??= outputs.apiUrl;
+    if (!endpoint) throw new Error(`no ApiUrl output for stage ${options.stage}: pass --endpoint`);
+    deployment = { ecs: deps.ecs ?? new ECSClient(options.region ? { region: options.region } : {}), cluster: outputs.cluster, service: outputs.service };
+    const running = await runningImageDigest(deployment.ecs, deployment);
+    imageDigest = running.digest;
+    log(`calibrate: stage ${options.stage} runs ${imageDigest} (${running.tasks} task(s))\n`);
+  } else if (!imageDigest) {
+    log('calibrate: no --stage and no --image-digest: the table will name no image, and table mode refuses such a table\n');
+  }
+  if (!endpoint) throw new Error(USAGE);
   const image = options.image ?? new URL('../node_modules/@vladmandic/face-api/demo/sample1.jpg', import.meta.url).pathname;
-  const dimension = options.dimension ?? (await learnDimension(options.endpoint, options.apiKey, image));
-  log(`calibrate: ${options.endpoint}, embedding dimension ${dimension}\n`);
-  const probe = createCompareProbe({ endpoint: options.endpoint, apiKey: options.apiKey, concurrency: options.concurrency ?? 8 });
+  const dimension = options.dimension ?? (await learnDimension(endpoint, options.apiKey, image));
+  log(`calibrate: ${endpoint}, embedding dimension ${dimension}\n`);
+  const probe = createCompareProbe({ endpoint, apiKey: options.apiKey, concurrency: options.concurrency ?? 8 });
   const statePath = `${options.out}.state.json`;
   if (existsSync(statePath)) log(`calibrate: resuming from ${statePath}\n`);
   const started = performance.now();
   let lastPhase = '';
   let lastPrint = 0;
   try {
-    const result = await calibrate({
+    let result = await calibrate({
       probe,
       dimension,
-      backend: options.backend ?? options.endpoint,
-      endpoint: options.endpoint,
-      imageDigest: options.imageDigest,
+      backend: options.backend ?? endpoint,
+      endpoint,
+      imageDigest,
       seed: options.seed,
       randomPairs: options.randomPairs,
       statePath,
@@ -121,6 +171,13 @@ export async function runCalibrate(options: CalibrateCliOptions, log: (line: str
       },
     });
     log('\n');
+    if (deployment && result.ok) {
+      // The image must not have changed under the measurement (a rollout during the run).
+      const after = await runningImageDigest(deployment.ecs, deployment);
+      if (after.digest !== imageDigest) {
+        result = { ok: false, reason: `the service's image changed during calibration (${imageDigest} -> ${after.digest}): run it again`, table: { ...result.table, calibrated: false } };
+      }
+    }
     if (result.table) writeFileSync(options.out, `${JSON.stringify(result.table, null, 1)}\n`);
     if (result.ok) {
       rmSync(statePath, { force: true });

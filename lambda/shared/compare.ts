@@ -18,8 +18,18 @@ import { scoreEmbeddings, type ScoreTable } from './score-table.js';
 
 export type CompareMode = 'table' | 'forward';
 
+/**
+ * Table mode's way back to the container: when `forwarding()` says so (the live check found the
+ * table disagreeing with the container), compares are forwarded until an operator switches back.
+ */
+export interface CompareFallback {
+  readonly backend: BackendClient;
+  /** True while compares must go to the container; read on every request (keep it cheap: cache). */
+  readonly forwarding: () => boolean | Promise<boolean>;
+}
+
 export type CompareDeps =
-  | { readonly mode: 'table'; readonly table: ScoreTable; readonly logger: HandlerLogger }
+  | { readonly mode: 'table'; readonly table: ScoreTable; readonly logger: HandlerLogger; readonly fallback?: CompareFallback }
   | { readonly mode: 'forward'; readonly backend: BackendClient; readonly logger: HandlerLogger };
 
 function isFiniteNumberArray(value: unknown): value is number[] {
@@ -52,15 +62,17 @@ export function createCompareHandler(deps: CompareDeps): (event: ApiEvent) => Pr
       const request = parseCompareRequest(readJsonBody(event));
       const embedding1 = request.embedding1!;
       const embedding2 = request.embedding2!;
-      if (deps.mode === 'forward') {
-        const result = await deps.backend.postJson(
+      const forward = async (backend: BackendClient) => {
+        const result = await backend.postJson(
           PATHS.compareFaceEmbeddings,
           JSON.stringify({ embedding1, embedding2 }),
           CompareFaceEmbeddingsResponseSchema,
           requestId,
         );
         return jsonResult(200, result, requestId);
-      }
+      };
+      if (deps.mode === 'forward') return forward(deps.backend);
+      if (deps.fallback && (await deps.fallback.forwarding())) return forward(deps.fallback.backend);
       const { dimension } = deps.table;
       if (dimension !== null && embedding1.length !== dimension) {
         const reason = `must have ${dimension} numbers (the backend's embedding size), got ${embedding1.length}`;

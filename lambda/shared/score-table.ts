@@ -1,7 +1,8 @@
 /**
  * The score function as data: a sorted table of cosine boundaries, each the
  * smallest cosine at which an integer similarity starts. The embedded engine
- * ships its own table; a vendor table comes from calibration (a later step).
+ * ships its own table; a vendor table comes from `npm run calibrate`, bound to the
+ * image digest it was measured on.
  */
 import { readFileSync } from 'node:fs';
 import * as z from 'zod';
@@ -127,7 +128,8 @@ export const MIN_VERIFIED_RANDOM_PAIRS = 1000;
 /**
  * Why a table may not answer compares in a deployment (undefined when it may):
  * it must be marked calibrated and carry a passed verification record with at least
- * 1,000 random pairs, no mismatch, matching edge cases and passed invariance checks.
+ * 1,000 random pairs, no mismatch, matching edge cases and passed invariance checks,
+ * and name the container image digest it was measured on (a table is exact only for that image).
  */
 export function deployableTableProblem(table: ScoreTable): string | undefined {
   if (!table.calibrated) return 'is not calibrated ("calibrated": false)';
@@ -140,5 +142,42 @@ export function deployableTableProblem(table: ScoreTable): string | undefined {
   if (verification.randomPairs < MIN_VERIFIED_RANDOM_PAIRS) {
     return `was verified on ${verification.randomPairs} random pairs; at least ${MIN_VERIFIED_RANDOM_PAIRS} are required`;
   }
+  if (!record.data.imageDigest) {
+    return 'names no image digest (calibration.imageDigest is null): run npm run calibrate -- --stage <stage> so it reads the digest of the running image, or pass --image-digest sha256:<digest> for an endpoint that is not ours';
+  }
+  if (!IMAGE_DIGEST.test(record.data.imageDigest)) return `names "${record.data.imageDigest}" as its image digest; expected sha256:<64 hex digits>`;
   return undefined;
+}
+
+/**
+ * What synth and the deploy-time check say when a table was measured on another image:
+ * what is wrong, and the three commands that put it right.
+ */
+export function staleTableMessage(tableName: string, tableDigest: string, imageDigest: string): string {
+  return (
+    `score table ${tableName} was calibrated on image ${tableDigest}, but the deployment would run ${imageDigest}. ` +
+    'Deploy with compare.mode "forward" first, then run `npm run calibrate -- --stage <stage> --out <table.json>` against the new image ' +
+    '(it records the running digest), set compare.scoreTableFile to the new table and deploy again'
+  );
+}
+
+/** An OCI content digest as ECR and ECS report it. */
+export const IMAGE_DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/** The image digest a table was calibrated on, if it names one. */
+export function tableImageDigest(table: ScoreTable): string | undefined {
+  const digest = ((table as Record<string, unknown>).calibration as { imageDigest?: unknown } | undefined)?.imageDigest;
+  return typeof digest === 'string' && digest ? digest : undefined;
+}
+
+/**
+ * Loads a table for table mode in AWS: the file must parse and be deployable (see
+ * {@link deployableTableProblem}); the compare function refuses to start otherwise.
+ * @throws Error naming the file and the problem
+ */
+export function loadDeployableScoreTable(path: string): ScoreTable {
+  const table = loadScoreTable(path);
+  const problem = deployableTableProblem(table);
+  if (problem) throw new Error(`score table ${path} ${problem}: table mode refuses it`);
+  return table;
 }

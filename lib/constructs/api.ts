@@ -43,6 +43,8 @@ export interface FaceApiProps {
   readonly jwt?: AppConfig['jwt'];
   /** Score table or forward. */
   readonly compare: AppConfig['compare'];
+  /** Table mode: the live check's switch, read by compare with a short cache. @default no switch (table mode answers from the table only) */
+  readonly compareModeFlag?: secretsmanager.ISecret;
   /** fetch-image limits. */
   readonly imageFetch: AppConfig['imageFetch'];
   /** The VPC the proxy (and a forwarding compare) runs in. */
@@ -187,21 +189,24 @@ export class FaceApi extends Construct {
       const tableFile = projectPath(props.compare.scoreTableFile, props.projectDir);
       compareEnvironment.SCORE_TABLE = SCORE_TABLE_BUNDLE_FILE;
       afterCompareBundling = (_inputDir, outputDir) => [`cp "${tableFile}" "${outputDir}/${SCORE_TABLE_BUNDLE_FILE}"`];
-    } else {
-      compareEnvironment.BACKEND_URL = props.backend.url;
-      compareEnvironment.BACKEND_TIMEOUT_MS = String(LIMITS.defaultBackendTimeoutMs);
     }
+    // Forward mode, and table mode's fallback when the live check flips the switch (docs/score-table.md).
+    compareEnvironment.BACKEND_URL = props.backend.url;
+    compareEnvironment.BACKEND_TIMEOUT_MS = String(LIMITS.defaultBackendTimeoutMs);
+    if (props.compare.mode === 'table' && props.compareModeFlag) compareEnvironment.COMPARE_MODE_SECRET_ID = props.compareModeFlag.secretArn;
     const compare = new HandlerFunction(this, 'Compare', {
       handler: 'compare',
       description: `POST compare-face-embeddings (${props.compare.mode === 'table' ? 'calibrated score table' : 'forwarded to the container'})`,
       logRetention,
       memorySize: 512,
-      timeout: Duration.seconds(props.compare.mode === 'table' ? 10 : 30),
-      // Only a forwarding compare needs the VPC (to reach the ALB).
-      ...(props.compare.mode === 'forward' ? inVpc : {}),
+      // Table mode may forward too (after a failed live check), so both wait for the container like the proxy.
+      timeout: Duration.seconds(30),
+      // In the VPC either way: forwarding reaches the ALB, the switch comes through the Secrets Manager endpoint.
+      ...inVpc,
       environment: compareEnvironment,
       afterBundling: afterCompareBundling,
     });
+    if (props.compare.mode === 'table') props.compareModeFlag?.grantRead(compare.role);
 
     let docs: HandlerFunction | undefined;
     if (config.docs !== 'off') {

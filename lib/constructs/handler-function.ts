@@ -15,7 +15,7 @@ import { Construct } from 'constructs';
 import { PROJECT_DIR } from '../config.js';
 
 /** The handler entries under `lambda/` (each `lambda/<name>.ts` exports `handler`). */
-export type HandlerName = 'authorizer' | 'proxy' | 'fetch-image' | 'compare' | 'docs' | 'image-mirror';
+export type HandlerName = 'authorizer' | 'proxy' | 'fetch-image' | 'compare' | 'compare-check' | 'docs' | 'image-mirror';
 
 /** The Lambda runtime of every handler (the suite also runs on Node 24: .ci/run, scripts/ci/node24.sh). */
 export const HANDLER_RUNTIME = lambda.Runtime.NODEJS_24_X;

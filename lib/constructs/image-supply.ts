@@ -64,6 +64,12 @@ export interface ImageSupplyProps {
   readonly mirrorMemorySize?: number;
   /** `mirror` only: /tmp of the mirror function (MiB). @default 2048 */
   readonly mirrorEphemeralStorageMiB?: number;
+  /**
+   * `mirror` only, with table-mode compare: the digest the score table was calibrated on (a deploy
+   * mirroring another digest fails in the custom resource) and the compare-mode switch a `follow`
+   * rollout flips to forwarding before it moves the service. @default no binding
+   */
+  readonly compareTable?: { readonly imageDigest: string; readonly modeFlag: secretsmanager.ISecret };
 }
 
 /** The ECS service the image is rolled out to, given to {@link ImageSupply.bindService}. */
@@ -160,6 +166,8 @@ export class ImageSupply extends Construct {
             VendorImage: `${vendor.registry}/${vendor.repository}:${vendor.tag}`,
             TargetRepository: this.repository.repositoryName,
             RefreshToken: props.refreshToken ?? 'static',
+            // The handler fails the resource when the mirrored digest differs (lambda/image-mirror.ts).
+            ...(props.compareTable ? { RequiredDigest: props.compareTable.imageDigest } : {}),
           },
         });
         const digest = this.mirrorResource.getAttString('ImageDigest');
@@ -274,6 +282,13 @@ export class ImageSupply extends Construct {
       ? 'The follow rollout registers task definition revisions and reads them back (ecs:RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions support no resource-level permissions); also X-Ray tracing.'
       : 'ecs:DescribeTaskDefinition supports no resource-level permissions; also X-Ray tracing.', this.props.syncFunctionName);
     this.syncFunction = sync;
+    const compareTable = this.props.compareTable;
+    if (compareTable && config.rollout === 'follow') {
+      // A follow rollout switches table-mode compare to forwarding before it moves the service.
+      sync.fn.addEnvironment('COMPARE_MODE_SECRET_ID', compareTable.modeFlag.secretArn);
+      sync.fn.addEnvironment('TABLE_IMAGE_DIGEST', compareTable.imageDigest);
+      sync.role.addToPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:PutSecretValue'], resources: [compareTable.modeFlag.secretArn] }));
+    }
     const serviceArn = consumer.service.serviceArn;
     sync.role.addToPolicy(new iam.PolicyStatement({ actions: ['ecs:DescribeServices'], resources: [serviceArn] }));
     sync.role.addToPolicy(new iam.PolicyStatement({ actions: ['ecs:DescribeTaskDefinition'], resources: ['*'] }));

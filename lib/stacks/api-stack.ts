@@ -18,8 +18,9 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { LogEncryption } from '../constructs/log-encryption.js';
-import type { AppConfig } from '../config.js';
+import { projectPath, type AppConfig } from '../config.js';
 import { FaceApi, pascal } from '../constructs/api.js';
+import { CompareCheck, compareCheckFunctionName } from '../constructs/compare-check.js';
 import { Monitoring } from '../constructs/monitoring.js';
 import type { FoundationStack } from './foundation-stack.js';
 import { retentionDays } from './retention.js';
@@ -34,6 +35,8 @@ export interface ApiStackProps extends StackProps {
 export class ApiStack extends Stack {
   public readonly faceApi: FaceApi;
   public readonly monitoring: Monitoring;
+  /** compare.mode "table" only. */
+  public readonly compareCheck?: CompareCheck;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
@@ -45,12 +48,33 @@ export class ApiStack extends Stack {
       config: config.api,
       jwt: config.jwt,
       compare: config.compare,
+      compareModeFlag: foundation.compareModeFlag?.secret,
       imageFetch: config.imageFetch,
       vpc: foundation.network.vpc,
       subnets: foundation.network.subnets,
       backend: { url: service.face.backendUrl, clientSecurityGroup: service.face.clientSecurityGroup },
       logRetention,
     });
+
+    // Table mode is watched: a scheduled (and post-deployment) check against the container.
+    if (config.compare.mode === 'table' && foundation.compareModeFlag) {
+      this.compareCheck = new CompareCheck(this, 'CompareCheck', {
+        tableFile: projectPath(config.compare.scoreTableFile),
+        flag: foundation.compareModeFlag.secret,
+        backendUrl: service.face.backendUrl,
+        vpc: foundation.network.vpc,
+        subnets: foundation.network.subnets,
+        securityGroup: service.face.clientSecurityGroup,
+        service: service.face.service,
+        alarmTopic: foundation.alarmTopic.topic,
+        logRetention,
+        schedule: config.compare.checkSchedule,
+        randomPairs: config.compare.checkRandomPairs,
+        // The name `npm run compare-mode -- --stage <stage>` invokes.
+        functionName: compareCheckFunctionName(config.stage),
+      });
+      new CfnOutput(this, 'CompareCheckFunctionName', { value: this.compareCheck.fn.fn.functionName, description: 'npm run compare-mode invokes it: {"action":"check"|"enable-table"|"forward"}' });
+    }
 
     const f = this.faceApi.functions;
     this.monitoring = new Monitoring(this, 'Monitoring', {
@@ -63,9 +87,13 @@ export class ApiStack extends Stack {
         { label: 'FetchImage', fn: f.fetchImage },
         { label: 'Compare', fn: f.compare },
         ...(f.docs ? [{ label: 'Docs', fn: f.docs }] : []),
+        ...(this.compareCheck ? [{ label: 'CompareCheck', fn: this.compareCheck.fn }] : []),
       ],
       thresholds: config.alarms,
-      extraAlarms: service.imageSupply.mirrorAlarm ? [service.imageSupply.mirrorAlarm] : [],
+      extraAlarms: [
+        ...(service.imageSupply.mirrorAlarm ? [service.imageSupply.mirrorAlarm] : []),
+        ...(this.compareCheck ? [this.compareCheck.driftAlarm, this.compareCheck.forwardingAlarm, this.compareCheck.inconclusiveAlarm] : []),
+      ],
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.faceApi.url, description: 'Base URL: POST <ApiUrl>v1/face-verification/detect-faces' });

@@ -8,6 +8,7 @@ import type { Construct } from 'constructs';
 import { LogEncryption } from '../constructs/log-encryption.js';
 import type { AppConfig } from '../config.js';
 import { AlarmTopic } from '../constructs/alarm-topic.js';
+import { CompareModeFlag } from '../constructs/compare-check.js';
 import { Network } from '../constructs/network.js';
 import { OperatorSecret } from '../constructs/secrets.js';
 import { retentionDays } from './retention.js';
@@ -22,6 +23,8 @@ export class FoundationStack extends Stack {
   /** Mirror mode only. */
   public readonly vendorCredentials?: OperatorSecret;
   public readonly alarmTopic: AlarmTopic;
+  /** compare.mode "table" only: the switch the live check flips to forwarding (read by compare, written by the check and a follow rollout). */
+  public readonly compareModeFlag?: CompareModeFlag;
 
   constructor(scope: Construct, id: string, props: FoundationStackProps) {
     super(scope, id, props);
@@ -60,6 +63,11 @@ export class FoundationStack extends Stack {
         value: this.vendorCredentials.secretName,
         description: 'Put the vendor access key pair here as {"accessKeyId":"...","secretAccessKey":"..."}',
       });
+    }
+
+    if (config.compare.mode === 'table') {
+      // Here, not in the API stack: a follow rollout (service stack) writes it too.
+      this.compareModeFlag = new CompareModeFlag(this, 'CompareMode');
     }
 
     this.alarmTopic = new AlarmTopic(this, 'Alarms', { email: config.alarms.email });

@@ -5,7 +5,8 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { LogEncryption } from '../constructs/log-encryption.js';
-import type { AppConfig } from '../config.js';
+import { projectPath, type AppConfig } from '../config.js';
+import { loadScoreTable, tableImageDigest } from '../../lambda/shared/score-table.js';
 import { ImageSupply } from '../constructs/image-supply.js';
 import { CONTAINER_NAME, FaceService } from '../constructs/service.js';
 import type { FoundationStack } from './foundation-stack.js';
@@ -37,6 +38,10 @@ export class ServiceStack extends Stack {
       refreshToken: props.imageRefreshToken,
       // The name `npm run sync-image -- --stage <stage>` invokes when no outputs file is given.
       syncFunctionName: `face-verification-${config.stage}-image-mirror`,
+      // Table-mode compare binds the image to the table's digest (config validation guarantees it has one).
+      ...(config.compare.mode === 'table' && foundation.compareModeFlag
+        ? { compareTable: { imageDigest: tableImageDigest(loadScoreTable(projectPath(config.compare.scoreTableFile)))!, modeFlag: foundation.compareModeFlag.secret } }
+        : {}),
     });
 
     this.face = new FaceService(this, 'Face', {

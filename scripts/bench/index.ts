@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<string>> = {
   gateway: async () => (await import('./gateway.js')).runGatewayBench(),
   engine: async () => (await import('./engine.js')).runEngineBench(),
   calibrate: async () => (await import('./calibrate.js')).runCalibrateBench(),
+  'compare-check': async () => (await import('./compare-check.js')).runCompareCheckBench(),
   mirror: async () => (await import('./mirror.js')).runMirrorBench(),
   cdk: async () => (await import('./cdk.js')).runCdkBench(),
 };

@@ -8,6 +8,7 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { cosine, scoreForCosine, SCORE_TABLE_FORMAT, type ScoreTable } from '../../lambda/shared/score-table.js';
+import { checkPairs, compareTableWithBackend } from '../../lambda/shared/score-check.js';
 import type { CompareProbe, ProbeAnswer } from './probe.js';
 import { basisPair, randomPair, randomPermutation, randomRotation, randomUnit, rng, scale } from './vectors.js';
 
@@ -231,29 +232,17 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrationR
   );
   const edgeCasesMatch = Object.values(edgeCases).every((e) => e.matches);
 
-  // --- 4. verification -------------------------------------------------------------------------
+  // --- 4. verification (the same pairs and comparison the live checks use: lambda/shared/score-check.ts) ---
   const randomCount = Math.max(options.randomPairs ?? 1000, 1);
-  const verifyJobs: Array<{ key: string; pair: [number[], number[]] }> = [];
-  const vr = rng(seed + 2);
-  for (let i = 0; i < randomCount; i++) verifyJobs.push({ key: `verify:${i}`, pair: randomPair(dimension, -1 + 2 * vr(), vr) });
-  const straddle = 10 * resolution;
-  let straddling = 0;
-  changes.forEach((b, i) => {
-    for (const [side, c] of [['below', b.cosine - straddle], ['above', b.cosine + straddle]] as const) {
-      if (c <= -1 || c >= 1) continue;
-      verifyJobs.push({ key: `straddle:${i}:${side}`, pair: randomPair(dimension, c, vr) });
-      straddling++;
-    }
+  const verifyJobs = checkPairs(table, { dimension, random: rng(seed + 2), randomPairs: randomCount, straddleOffset: 10 * resolution });
+  const straddling = verifyJobs.filter((job) => job.kind === 'straddle').length;
+  const comparison = await compareTableWithBackend(table, verifyJobs, (job) => ask(job.key, () => probe.compare(job.embedding1, job.embedding2)), {
+    failOnError: true,
+    onProgress: (done, total) => {
+      if (done % 100 === 0 || done === total) progress('verify', done, total);
+    },
   });
-  let verified = 0;
-  let mismatches = 0;
-  await Promise.all(
-    verifyJobs.map(async ({ key, pair }) => {
-      const got = await ask(key, () => probe.compare(...pair));
-      if (!same(got, tableAnswer(cosine(pair[0], pair[1])))) mismatches++;
-      if (++verified % 100 === 0 || verified === verifyJobs.length) progress('verify', verified, verifyJobs.length);
-    }),
-  );
+  const mismatches = comparison.mismatches.length;
   save();
 
   const passed = mismatches === 0 && edgeCasesMatch;

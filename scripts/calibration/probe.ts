@@ -4,14 +4,9 @@
  */
 import { Agent, request } from 'undici';
 import { PATHS } from '../../lambda/shared/contract.js';
+import type { ProbeAnswer } from '../../lambda/shared/score-check.js';
 
-export interface ProbeAnswer {
-  readonly status: number;
-  /** The integer on a 200. */
-  readonly similarity?: number;
-  /** The problem `type` (or a short description) on a non-200. */
-  readonly problem?: string;
-}
+export type { ProbeAnswer } from '../../lambda/shared/score-check.js';
 
 export interface CompareProbe {
   compare(embedding1: unknown, embedding2: unknown): Promise<ProbeAnswer>;

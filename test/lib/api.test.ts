@@ -268,11 +268,12 @@ describe('FaceApi with Bearer JWT, private docs, a custom domain, no WAF, a scor
     template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 0);
   });
 
-  it('THEN compare answers from the bundled score table outside the VPC', () => {
+  it('THEN compare answers from the bundled score table, in the VPC so that it can fall back to the container', () => {
     const [, compare] = functionByDescription(json, /^POST compare-face-embeddings/);
     expect(compare.Properties.Environment.Variables).toMatchObject({ COMPARE_MODE: 'table', SCORE_TABLE: 'score-table.json' });
-    expect(compare.Properties.Environment.Variables.BACKEND_URL).toBeUndefined();
-    expect(compare.Properties.VpcConfig).toBeUndefined();
+    expect(compare.Properties.Environment.Variables.BACKEND_URL).toBeDefined();
+    expect(compare.Properties.Environment.Variables.COMPARE_MODE_SECRET_ID).toBeDefined();
+    expect(compare.Properties.VpcConfig).toBeDefined();
   });
 
   it('THEN the custom domain is regional with TLS 1.2, mapped to the stage, with an alias record in the given zone', () => {

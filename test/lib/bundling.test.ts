@@ -57,8 +57,8 @@ describe('handler bundles (real esbuild)', () => {
     return found!;
   };
 
-  it('GIVEN cdk synth WHEN bundling THEN every handler (5 API functions, 2 mirror functions) is an ESM bundle with a source map', () => {
-    expect(bundles).toHaveLength(7);
+  it('GIVEN cdk synth WHEN bundling THEN every handler (5 API functions, the compare check, 2 mirror functions) is an ESM bundle with a source map', () => {
+    expect(bundles).toHaveLength(8);
     for (const bundle of bundles) {
       const code = readFileSync(join(bundle.dir, 'index.mjs'), 'utf8');
       expect(code.startsWith("import { createRequire } from 'module'; const require = createRequire(import.meta.url);"), bundle.description).toBe(true);
@@ -92,6 +92,14 @@ describe('handler bundles (real esbuild)', () => {
   it('THEN the compare bundle carries the configured score table as score-table.json', () => {
     const copied = readFileSync(join(bundleOf(/^POST compare-face-embeddings/).dir, 'score-table.json'), 'utf8');
     expect(copied).toBe(readFileSync(tableFile, 'utf8'));
+  });
+
+  it('THEN the compare check carries the very same table, and compare imports Secrets Manager only on first use', () => {
+    const checked = readFileSync(join(bundleOf(/^Checks the compare score table/).dir, 'score-table.json'), 'utf8');
+    expect(checked).toBe(readFileSync(tableFile, 'utf8'));
+    const compare = readFileSync(join(bundleOf(/^POST compare-face-embeddings/).dir, 'index.mjs'), 'utf8');
+    expect(compare).toMatch(/import\(\s*"@aws-sdk\/client-secrets-manager"\s*\)/);
+    expect(compare).not.toMatch(/from\s*"@aws-sdk\/client-secrets-manager"/);
   });
 
   /**

@@ -206,9 +206,37 @@ describe('compare.mode "table" needs a calibrated score table', () => {
     expect(configError({ compare: { mode: 'table', scoreTableFile: file } })).toMatch(message);
   });
 
+  it.each([
+    ['no image digest', { calibration: { ...PASSED_CALIBRATION, imageDigest: null } }, /names no image digest .*npm run calibrate -- --stage/],
+    ['a digest that is not sha256', { calibration: { ...PASSED_CALIBRATION, imageDigest: 'latest' } }, /names "latest" as its image digest/],
+  ])('GIVEN a verified table with %s WHEN parsed THEN table mode is refused', (_name, overrides, message) => {
+    const file = writeCalibratedTable(overrides);
+    expect(configError({ compare: { mode: 'table', scoreTableFile: file } })).toMatch(message);
+  });
+
+  it('GIVEN an external image pinned by another digest than the table WHEN parsed THEN synth fails saying what to run', () => {
+    const file = writeCalibratedTable();
+    const other = `sha256:${'1'.repeat(64)}`;
+    const imageUri = `111122223333.dkr.ecr.eu-west-1.amazonaws.com/vendor/face@${other}`;
+    const message = configError({ imageSupply: { mode: 'external', imageUri }, compare: { mode: 'table', scoreTableFile: file } });
+    expect(message).toMatch(new RegExp(`calibrated on image ${PASSED_CALIBRATION.imageDigest}, but the deployment would run ${other}`));
+    expect(message).toMatch(/compare\.mode "forward" first, then run `npm run calibrate -- --stage <stage>/);
+  });
+
+  it('GIVEN an external image pinned by the table\'s digest WHEN parsed THEN it is accepted', () => {
+    const file = writeCalibratedTable();
+    const imageUri = `111122223333.dkr.ecr.eu-west-1.amazonaws.com/vendor/face@${PASSED_CALIBRATION.imageDigest}`;
+    expect(parseConfig({ imageSupply: { mode: 'external', imageUri }, compare: { mode: 'table', scoreTableFile: file } }).compare.mode).toBe('table');
+  });
+
   it('GIVEN a calibrated table WHEN parsed THEN it is accepted', () => {
     const file = writeCalibratedTable();
-    expect(parseConfig({ compare: { mode: 'table', scoreTableFile: file } }).compare).toEqual({ mode: 'table', scoreTableFile: file });
+    expect(parseConfig({ compare: { mode: 'table', scoreTableFile: file } }).compare).toEqual({ mode: 'table', scoreTableFile: file, checkSchedule: 'rate(15 minutes)', checkRandomPairs: 32 });
+  });
+
+  it('GIVEN a live-check schedule that is not an EventBridge expression WHEN parsed THEN the field is named', () => {
+    const file = writeCalibratedTable();
+    expect(configError({ compare: { mode: 'table', scoreTableFile: file, checkSchedule: 'every 15 minutes' } })).toMatch(/compare\.checkSchedule: must be an EventBridge schedule expression/);
   });
 });
 

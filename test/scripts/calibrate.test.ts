@@ -159,13 +159,15 @@ describe('calibrate the embedded engine over HTTP', () => {
   it('recovers its table and agrees on 10,000 random pairs', async () => {
     const probe = createCompareProbe({ endpoint: engine.url, concurrency: 16 });
     try {
-      const result = await calibrate({ probe, dimension: 128, backend: 'embedded engine', endpoint: engine.url });
+      const result = await calibrate({ probe, dimension: 128, backend: 'embedded engine', endpoint: engine.url, imageDigest: `sha256:${'a'.repeat(64)}` });
       expect(result.ok, result.ok ? '' : result.reason).toBe(true);
       if (!result.ok) return;
       expect(result.table.edgeCases.zeroVector).toMatchObject({ status: 200, matches: true });
       // What the CDK config demands of a table before compares are answered in Lambda.
       expect(deployableTableProblem(result.table)).toBeUndefined();
       expect(deployableTableProblem({ ...result.table, calibrated: false })).toMatch(/not calibrated/);
+      // A table that names no image is refused for table mode (it could describe any image).
+      expect(deployableTableProblem({ ...result.table, calibration: { ...result.table.calibration, imageDigest: null } })).toMatch(/names no image digest/);
       expect(deployableTableProblem(loadScoreTable(new URL('../../local/engine/score-table.json', import.meta.url).pathname))).toMatch(/not calibrated/);
       expect(await agreement(probe, result.table, 128, 10_000, 4242)).toBe(10_000);
     } finally {

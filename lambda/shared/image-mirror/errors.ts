@@ -29,6 +29,8 @@ export const MIRROR_ERROR_CODES = {
   ROLLOUT_FAILED: 'internal-error',
   UPSTREAM_ERROR: 'bad-gateway',
   NO_CREDENTIALS: 'internal-error',
+  /** The vendor tag points at another image than the compare score table was calibrated on. */
+  SCORE_TABLE_STALE: 'internal-error',
 } as const satisfies Record<string, ProblemKind>;
 
 export type MirrorErrorCode = keyof typeof MIRROR_ERROR_CODES;

@@ -36,6 +36,12 @@ export interface RolloutOptions {
   readonly log: MirrorLogger;
   /** Roll out even if this image was rolled out before and rolled back. @default false */
   readonly force?: boolean;
+  /**
+   * Runs right before a `follow` rollout registers the new task definition; a throw stops the
+   * rollout. Table-mode compare uses it to switch compare to forwarding first (see the handler).
+   * @default nothing
+   */
+  readonly beforeRollout?: (digest: string) => Promise<void>;
 }
 
 /** Why a rollout did or did not happen. */
@@ -167,6 +173,7 @@ export async function applyRollout(options: RolloutOptions): Promise<RolloutResu
     }
   }
 
+  await options.beforeRollout?.(digest);
   const registered = await call(() => ecs.send(new RegisterTaskDefinitionCommand(taskDefinitionWithImage(td, svc.containerName, imageUri, current.tags))));
   const taskDefinitionArn = registered.taskDefinition?.taskDefinitionArn;
   if (!taskDefinitionArn) throw new MirrorError('ROLLOUT_FAILED', 'RegisterTaskDefinition returned no task definition ARN');

@@ -25,6 +25,8 @@ export interface SyncDependencies {
   readonly log: MirrorLogger;
   readonly metrics?: MirrorMetrics;
   readonly tuning?: BlobCopyTuning;
+  /** Passed to the rollout (see RolloutOptions.beforeRollout). @default nothing */
+  readonly beforeRollout?: (digest: string) => Promise<void>;
 }
 
 /** Per-run options. */
@@ -89,6 +91,7 @@ export async function syncVendorImage(config: MirrorConfig, deps: SyncDependenci
         previousDigest: mirror.previousDigest,
         log,
         force: options.force,
+        ...(deps.beforeRollout ? { beforeRollout: deps.beforeRollout } : {}),
       });
       rolledOut = rollout.rolledOut;
       rolloutOutcome = rollout.outcome;

@@ -14,10 +14,11 @@ import {
   RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { classifyEvent, handler } from '../../../lambda/image-mirror.js';
+import { parseCompareModeFlag } from '../../../lambda/shared/compare-mode.js';
 import { MirrorError } from '../../../lambda/shared/image-mirror/errors.js';
 import { MEDIA_TYPES } from '../../../lambda/shared/image-mirror/manifest.js';
 import { dockerManifest, FakeEcr, startBlobServer, type BlobServer } from '../../../scripts/bench/mirror.js';
@@ -172,6 +173,70 @@ describe('GIVEN a scheduled or on-demand sync', () => {
     expect((err as MirrorError).code).toBe('CONFIG_INVALID');
     expect((err as Error).message).toContain('VENDOR_TAG is required');
     expect(stdout.join('')).toContain('"MirrorFailed":1');
+  });
+});
+
+describe('GIVEN table-mode compare bound to an image digest', () => {
+  const cfnWithDigest = (requiredDigest: string) => {
+    const event = cfnEvent('Update') as unknown as { ResourceProperties: Record<string, string> };
+    return { ...event, ResourceProperties: { ...event.ResourceProperties, RequiredDigest: requiredDigest } } as never;
+  };
+
+  it('WHEN the custom resource mirrors another digest than the table\'s THEN the deploy fails saying what to run, and ECS is not touched', async () => {
+    followService();
+    const stale = `sha256:${'0'.repeat(64)}`;
+    const err = await handler(cfnWithDigest(stale), context).catch((e: unknown) => e);
+    expect((err as MirrorError).code).toBe('SCORE_TABLE_STALE');
+    expect((err as Error).message).toContain(`vendor tag 1.4.0 now points at ${digest}`);
+    expect((err as Error).message).toContain(`calibrated on image ${stale}`);
+    expect((err as Error).message).toMatch(/compare\.mode "forward" first, then run `npm run calibrate -- --stage <stage>/);
+    expect(ecsMock.calls()).toHaveLength(0);
+    expect(stdout.join('')).toContain('SCORE_TABLE_STALE');
+  });
+
+  it('WHEN the custom resource mirrors the table\'s digest THEN it succeeds as before', async () => {
+    const answer = await handler(cfnWithDigest(digest), context);
+    expect(answer).toMatchObject({ Data: { ImageDigest: digest } });
+  });
+
+  it('WHEN a follow rollout brings a new digest THEN compare is switched to forwarding before the task definition is registered', async () => {
+    followService();
+    vi.stubEnv('COMPARE_MODE_SECRET_ID', 'compare-mode');
+    vi.stubEnv('TABLE_IMAGE_DIGEST', `sha256:${'0'.repeat(64)}`);
+    const order: string[] = [];
+    let flag: string | undefined;
+    secretsMock.on(PutSecretValueCommand).callsFake((input: { SecretString?: string }) => {
+      order.push('PutSecretValue');
+      flag = input.SecretString;
+      return {};
+    });
+    ecsMock.on(RegisterTaskDefinitionCommand).callsFake(() => {
+      order.push('RegisterTaskDefinition');
+      return { taskDefinition: { taskDefinitionArn: `${TD_ARN.slice(0, -1)}4` } };
+    });
+    const answer = await handler({ source: 'aws.events', 'detail-type': 'Scheduled Event' }, context);
+    expect(answer).toMatchObject({ rolledOut: true });
+    expect(order).toEqual(['PutSecretValue', 'RegisterTaskDefinition']);
+    expect(parseCompareModeFlag(flag)).toMatchObject({ mode: 'forward', by: 'image-rollout' });
+    expect(parseCompareModeFlag(flag).reason).toContain(`follow rollout of ${digest}`);
+  });
+
+  it('WHEN the switch cannot be written THEN the service is not moved', async () => {
+    followService();
+    vi.stubEnv('COMPARE_MODE_SECRET_ID', 'compare-mode');
+    vi.stubEnv('TABLE_IMAGE_DIGEST', `sha256:${'0'.repeat(64)}`);
+    secretsMock.on(PutSecretValueCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    await expect(handler({ source: 'aws.events', 'detail-type': 'Scheduled Event' }, context)).rejects.toThrow();
+    expect(ecsMock.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(0);
+    expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
+  });
+
+  it('WHEN a follow rollout brings the very digest the table was calibrated on THEN compare stays on the table', async () => {
+    followService();
+    vi.stubEnv('COMPARE_MODE_SECRET_ID', 'compare-mode');
+    vi.stubEnv('TABLE_IMAGE_DIGEST', digest);
+    expect(await handler({ source: 'aws.events', 'detail-type': 'Scheduled Event' }, context)).toMatchObject({ rolledOut: true });
+    expect(secretsMock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
   });
 });
 
