@@ -4,7 +4,7 @@
  * `config/<stage>.json`, then handed down as typed props. A bad value fails
  * synth with a message naming the field (e.g. `compute.cpu: ...`).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -460,11 +460,23 @@ export interface LoadConfigOptions {
 /** The context key in `cdk.json` holding the base configuration object. */
 export const CONFIG_CONTEXT_KEY = 'faceVerification';
 
+/** The stage used without `-c stage=`; the only stage that needs no `config/<stage>.json`. */
+export const DEFAULT_STAGE = 'dev';
+
+/** The stages `-c stage=` accepts: `dev` and one per `config/<stage>.json`, sorted. */
+export function knownStages(projectDir = PROJECT_DIR): string[] {
+  const dir = join(projectDir, 'config');
+  const fromFiles = existsSync(dir)
+    ? readdirSync(dir).filter((name) => /^[a-z][a-z0-9-]{0,19}\.json$/.test(name)).map((name) => name.slice(0, -'.json'.length))
+    : [];
+  return [...new Set([DEFAULT_STAGE, ...fromFiles])].sort();
+}
+
 /**
  * Loads the configuration the way `cdk synth` sees it: the `faceVerification`
  * object from cdk.json context, then `config/<stage>.json` when `-c stage=<name>`
- * is given (the file must exist then), then `stage` itself.
- * @throws ConfigError naming the bad field, or the missing/invalid file
+ * is given (the file must exist then, except for `dev`), then `stage` itself.
+ * @throws ConfigError naming the bad field, the missing/invalid file, or an unknown stage with the known ones
  */
 export function loadConfig(options: LoadConfigOptions): AppConfig {
   const projectDir = options.projectDir ?? PROJECT_DIR;
@@ -476,6 +488,10 @@ export function loadConfig(options: LoadConfigOptions): AppConfig {
     throw new ConfigError(['stage: must be 1-20 lower-case letters, digits or dashes, starting with a letter'], '-c stage');
   }
   const file = join(projectDir, 'config', `${stage}.json`);
+  // A mistyped stage must not deploy the defaults under a new name: only `dev` (the default) may go without a file.
+  if (!existsSync(file) && stage !== DEFAULT_STAGE) {
+    throw new ConfigError([`stage: "${stage}" has no config/${stage}.json; known stages: ${knownStages(projectDir).join(', ')} (create config/${stage}.json, even as {}, to add one)`], '-c stage');
+  }
   let fromFile: unknown = {};
   if (existsSync(file)) {
     try {

@@ -125,8 +125,17 @@ describe('loadConfig (cdk.json context + config/<stage>.json)', () => {
     expect(config.alarms.email).toBe('ops@example.com');
   });
 
-  it('GIVEN -c stage=qa and no config/qa.json WHEN loaded THEN the stage alone is applied', () => {
-    expect(loadConfig({ getContext: context({ stage: 'qa' }), projectDir: dir }).stage).toBe('qa');
+  it('GIVEN -c stage=nosuch and no config/nosuch.json WHEN loaded THEN it is refused, listing the known stages', () => {
+    writeFileSync(join(dir, 'config', 'gpu.json'), '{}');
+    writeFileSync(join(dir, 'config', 'prod.json'), '{}');
+    expect(() => loadConfig({ getContext: context({ stage: 'nosuch' }), projectDir: dir })).toThrow(ConfigError);
+    expect(() => loadConfig({ getContext: context({ stage: 'nosuch' }), projectDir: dir })).toThrow(
+      /stage: "nosuch" has no config\/nosuch\.json; known stages: dev, gpu, prod/,
+    );
+  });
+
+  it('GIVEN -c stage=dev (the default) and no config/dev.json WHEN loaded THEN the defaults are used under that stage', () => {
+    expect(loadConfig({ getContext: context({ stage: 'dev' }), projectDir: dir }).stage).toBe('dev');
   });
 
   it('GIVEN a config file with a bad field WHEN loaded THEN the error names the field and the file', () => {
