@@ -3,10 +3,27 @@
  * embedded engine (or a real vendor container with BACKEND_URL). See README.md.
  */
 import { PATHS } from '../lambda/shared/contract.js';
+import { cliOrExit } from '../scripts/cli.js';
 import { gatewayEnvFrom } from './config.js';
 import { startGateway } from './gateway.js';
 
+/** `npm start -- --help`: configuration is by environment variable only (see README, "Local configuration"). */
+export const START_USAGE = `usage: [VAR=value ...] npm start
+
+Serves the Face Verification API on http://127.0.0.1:8080 with the embedded open-source
+engine (or a real vendor container with BACKEND_URL). Configured by environment variables:
+
+  PORT (8080), HOST (127.0.0.1), API_KEYS (generated), BACKEND_URL (embedded engine),
+  BACKEND_TIMEOUT_MS (25000), HEALTH_PATH, JWT_ISSUER, JWT_AUDIENCE, JWT_JWKS_URI, JWT_USAGE_KEY,
+  COMPARE_MODE (table|forward), SCORE_TABLE, IMAGE_FETCH_ALLOW_CIDRS, IMAGE_FETCH_MAX_BYTES,
+  IMAGE_FETCH_TIMEOUT_MS, RATE_LIMIT_RPS, RATE_LIMIT_BURST, INTEGRATION_TIMEOUT_MS,
+  CORS_ALLOW_ORIGINS (none)
+
+  -h, --help   this text`;
+
 async function main(): Promise<void> {
+  // No flags besides --help: a typo must not start a server that ignores it.
+  cliOrExit(process.argv.slice(2), { usage: START_USAGE });
   const started = performance.now();
   let env;
   try {

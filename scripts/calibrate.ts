@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { PATHS } from '../lambda/shared/contract.js';
 import { calibrate, type CalibrationResult } from './calibration/calibrate.js';
+import { cliOrExit } from './cli.js';
 import { createCompareProbe } from './calibration/probe.js';
 
 export interface CalibrateCliOptions {
@@ -34,21 +35,28 @@ const USAGE = `usage: npm run calibrate -- --endpoint <base URL> [--api-key <key
   [--concurrency <n>]      parallel requests (default 8)
   The API key may also come from FACE_API_KEY.`;
 
+const CALIBRATE_OPTIONS = {
+  endpoint: { type: 'string' },
+  'api-key': { type: 'string' },
+  out: { type: 'string' },
+  dimension: { type: 'string' },
+  backend: { type: 'string' },
+  'image-digest': { type: 'string' },
+  image: { type: 'string' },
+  seed: { type: 'string' },
+  'random-pairs': { type: 'string' },
+  concurrency: { type: 'string' },
+} as const;
+
+/** `npm run calibrate -- --help`: the usage text. */
+export const CALIBRATE_USAGE = `${USAGE}
+  Exit code 0: a verified table was written; 1: verification failed; 2: usage error; 3: the score is not a function of the cosine.
+  -h, --help               this text`;
+
 export function parseCalibrateArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CalibrateCliOptions {
   const { values } = parseArgs({
     args: argv,
-    options: {
-      endpoint: { type: 'string' },
-      'api-key': { type: 'string' },
-      out: { type: 'string' },
-      dimension: { type: 'string' },
-      backend: { type: 'string' },
-      'image-digest': { type: 'string' },
-      image: { type: 'string' },
-      seed: { type: 'string' },
-      'random-pairs': { type: 'string' },
-      concurrency: { type: 'string' },
-    },
+    options: CALIBRATE_OPTIONS,
     strict: true,
   });
   if (!values.endpoint || !values.out) throw new Error(USAGE);
@@ -137,6 +145,8 @@ export async function runCalibrate(options: CalibrateCliOptions, log: (line: str
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  // --help and unknown flags are answered before anything is probed.
+  cliOrExit(process.argv.slice(2), { usage: CALIBRATE_USAGE, options: CALIBRATE_OPTIONS });
   let options: CalibrateCliOptions;
   try {
     options = parseCalibrateArgs(process.argv.slice(2));
