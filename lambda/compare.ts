@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createBackendClient } from './shared/backend-client.js';
 import { createCompareHandler, type CompareDeps } from './shared/compare.js';
-import { envInt, envString, requireEnv } from './shared/env.js';
+import { withCors } from './shared/cors.js';
+import { envInt, envList, envString, requireEnv } from './shared/env.js';
 import { LIMITS } from './shared/limits.js';
 import { loadScoreTable } from './shared/score-table.js';
 
@@ -24,4 +25,5 @@ function depsFromEnv(env: NodeJS.ProcessEnv): CompareDeps {
   throw new Error(`configuration: COMPARE_MODE must be "table" or "forward", got "${mode}"`);
 }
 
-export const handler = createCompareHandler(depsFromEnv(process.env));
+// CORS_ALLOW_ORIGINS (api.cors.allowOrigins): browser apps allowed to read the answers.
+export const handler = withCors(createCompareHandler(depsFromEnv(process.env)), envList(process.env, 'CORS_ALLOW_ORIGINS'));

@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { originProblem } from '../lambda/shared/cors.js';
 import { deployableTableProblem, loadScoreTable } from '../lambda/shared/score-table.js';
 
 /** The vendor's registry and repository, from the vendor guide's `docker pull` line. */
@@ -309,6 +310,20 @@ export const AppConfigSchema = z
           .optional(),
         /** Swagger UI and the OpenAPI document: public, behind the authorizer (private), or not deployed (off). */
         docs: z.enum(['public', 'private', 'off']).default('public'),
+        /** CORS: browser apps (origins) allowed to call the API; none by default (no preflight route either). */
+        cors: z
+          .object({
+            allowOrigins: z
+              .array(z.string().superRefine((value, ctx) => {
+                const reason = originProblem(value);
+                if (reason) ctx.addIssue({ code: 'custom', message: reason });
+              }))
+              .max(50)
+              .refine((origins) => !origins.includes('*') || origins.length === 1, 'must be ["*"] alone or a list of origins')
+              .default([]),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -90,6 +90,14 @@ describe('parseConfig refuses bad values, naming the field', () => {
     expect(configError(input)).toMatch(message);
   });
 
+  it('GIVEN api.cors origins WHEN parsed THEN origins are kept, and a path, an upper-case host or "*" among others is refused', () => {
+    expect(parseConfig({}).api.cors.allowOrigins).toEqual([]);
+    expect(parseConfig({ api: { cors: { allowOrigins: ['https://app.example.com', 'http://localhost:5173'] } } }).api.cors.allowOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    expect(configError({ api: { cors: { allowOrigins: ['https://app.example.com/'] } } })).toMatch(/api\.cors\.allowOrigins\.0: must be "\*" or an origin/);
+    expect(configError({ api: { cors: { allowOrigins: ['https://App.example.com'] } } })).toMatch(/api\.cors\.allowOrigins\.0/);
+    expect(configError({ api: { cors: { allowOrigins: ['*', 'https://app.example.com'] } } })).toMatch(/api\.cors\.allowOrigins: must be \["\*"\] alone/);
+  });
+
   it('GIVEN several bad fields WHEN parsed THEN every one is listed', () => {
     const message = configError({ stage: 'Prod', tasks: { max: 0 }, logRetentionDays: 2 });
     expect(message).toMatch(/stage: must be 1-20 lower-case/);
