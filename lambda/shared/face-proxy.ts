@@ -17,6 +17,9 @@ import { checkImageDimensions } from './image-bytes.js';
 import type { ImageUrlFetcher } from './image-source.js';
 import { ApiError } from './problem.js';
 
+/** The `errors[].reason` of an image the backend refused (its own detail stays in `detail`). */
+export const IMAGE_NOT_PROCESSED = 'could not be decoded or processed by the face engine';
+
 const OPERATIONS: Record<string, { path: string; schema: z.ZodType }> = {
   [PATHS.detectFaces]: { path: PATHS.detectFaces, schema: DetectFacesResponseSchema },
   [PATHS.getFaceEmbeddings]: { path: PATHS.getFaceEmbeddings, schema: GetFaceEmbeddingsResponseSchema },
@@ -55,13 +58,21 @@ export function createFaceProxyHandler(deps: FaceProxyDeps): (event: ApiEvent) =
       }
 
       const started = Date.now();
-      const result = await deps.backend.postJson(
-        operation.path,
-        // Strict base64 needs no JSON escaping; concatenation spares re-serialising a multi-megabyte string.
-        `{"image":{"bytes":"${base64}"},"maxFaceCount":${request.maxFaceCount}}`,
-        operation.schema,
-        requestId,
-      );
+      const result = await deps.backend
+        .postJson(
+          operation.path,
+          // Strict base64 needs no JSON escaping; concatenation spares re-serialising a multi-megabyte string.
+          `{"image":{"bytes":"${base64}"},"maxFaceCount":${request.maxFaceCount}}`,
+          operation.schema,
+          requestId,
+        )
+        .catch((error: unknown) => {
+          // The backend refused the image itself (e.g. it does not decode): name the field the client sent it in.
+          if (error instanceof ApiError && error.kind === 'image-rejected' && !error.errors) {
+            throw new ApiError('image-rejected', error.message, { errors: [{ field, reason: IMAGE_NOT_PROCESSED }], cause: error });
+          }
+          throw error;
+        });
       deps.logger.info('backend answered', {
         requestId,
         operation: operation.path,
