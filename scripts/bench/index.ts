@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     const doc = [
       '# Benchmarks',
       '',
-      'Written by `npm run bench` (each benchmark measures its target and its reference side by side in one run, since this machine is noisy).',
+      'Written by `npm run bench -- --write` (each benchmark measures its target and its reference side by side in one run, since this machine is noisy).',
       '',
       `Machine: ${machine()}. Run: ${new Date().toISOString()}.`,
       '',
