@@ -1,9 +1,11 @@
 /** Lambda entry: GET /swagger/index.html, its assets and /swagger/v1/swagger.json. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createDocsHandler, defaultSwaggerUiDir } from './shared/docs.js';
-import { envString } from './shared/env.js';
+import { withCors } from './shared/cors.js';
+import { envList, envString } from './shared/env.js';
 
-export const handler = createDocsHandler({
+// CORS_ALLOW_ORIGINS (api.cors.allowOrigins): browser apps allowed to read the OpenAPI document.
+export const handler = withCors(createDocsHandler({
   swaggerUiDir: envString(process.env, 'SWAGGER_UI_DIR') ?? defaultSwaggerUiDir(),
   logger: new Logger({ serviceName: 'face-docs' }),
-});
+}), envList(process.env, 'CORS_ALLOW_ORIGINS'));

@@ -1,7 +1,8 @@
 /** Lambda entry: POST detect-faces and get-face-embeddings -> backend (vendor container behind the internal ALB). */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createBackendClient } from './shared/backend-client.js';
-import { envInt, envString, requireEnv } from './shared/env.js';
+import { withCors } from './shared/cors.js';
+import { envInt, envList, envString, requireEnv } from './shared/env.js';
 import { createFaceProxyHandler } from './shared/face-proxy.js';
 import { lambdaImageFetcher, urlImagesDisabled } from './shared/image-source.js';
 import { LIMITS } from './shared/limits.js';
@@ -9,7 +10,8 @@ import { LIMITS } from './shared/limits.js';
 const logger = new Logger({ serviceName: 'face-proxy' });
 const fetchFunction = envString(process.env, 'FETCH_IMAGE_FUNCTION_NAME');
 
-export const handler = createFaceProxyHandler({
+// CORS_ALLOW_ORIGINS (api.cors.allowOrigins): browser apps allowed to read the answers.
+export const handler = withCors(createFaceProxyHandler({
   backend: createBackendClient({
     baseUrl: requireEnv(process.env, 'BACKEND_URL'),
     timeoutMs: envInt(process.env, 'BACKEND_TIMEOUT_MS', LIMITS.defaultBackendTimeoutMs, { min: 100, max: LIMITS.apiGatewayIntegrationTimeoutMs - 500 }),
@@ -17,4 +19,4 @@ export const handler = createFaceProxyHandler({
   // The download runs in the fetch-image function, outside the VPC (this function has no internet route).
   imageFetcher: fetchFunction ? lambdaImageFetcher(fetchFunction) : urlImagesDisabled,
   logger,
-});
+}), envList(process.env, 'CORS_ALLOW_ORIGINS'));

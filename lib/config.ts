@@ -4,10 +4,11 @@
  * `config/<stage>.json`, then handed down as typed props. A bad value fails
  * synth with a message naming the field (e.g. `compute.cpu: ...`).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { originProblem } from '../lambda/shared/cors.js';
 import { deployableTableProblem, loadScoreTable, staleTableMessage, tableImageDigest } from '../lambda/shared/score-table.js';
 
 /** The vendor's registry and repository, from the vendor guide's `docker pull` line. */
@@ -150,58 +151,47 @@ const SecretRefSchema = z
 
 const ThrottleSchema = z
   .object({
-    /** Steady-state requests per second. */
-    rateLimit: z.number().positive().max(10_000),
-    /** Burst bucket size. */
-    burstLimit: int(1, 5000),
+    rateLimit: z.number().positive().max(10_000).describe('Steady-state requests per second.'),
+    burstLimit: int(1, 5000).describe('Burst bucket size.'),
   })
   .strict();
 
 const QuotaSchema = z
   .object({
-    limit: int(1, 1_000_000_000),
-    period: z.enum(['DAY', 'WEEK', 'MONTH']),
+    limit: int(1, 1_000_000_000).describe('Requests allowed per period.'),
+    period: z.enum(['DAY', 'WEEK', 'MONTH']).describe('The quota period.'),
   })
   .strict();
 
 const ClientSchema = z
   .object({
-    /** Client name: becomes part of the API key's name and output keys. */
-    name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be 1-32 lower-case letters, digits or dashes, starting with a letter'),
-    throttle: ThrottleSchema.optional(),
-    quota: QuotaSchema.optional(),
+    name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be 1-32 lower-case letters, digits or dashes, starting with a letter').describe('Client name: becomes part of the API key\'s name and output keys.'),
+    throttle: ThrottleSchema.optional().describe('This client\'s throttle (default: api.throttle).'),
+    quota: QuotaSchema.optional().describe('This client\'s quota (default: api.quota).'),
   })
   .strict();
 
 const ImageSupplySchema = z.discriminatedUnion('mode', [
   z
     .object({
-      /** Copy the vendor's image into an ECR repository of this account with the image-mirror function. */
-      mode: z.literal('mirror'),
-      /** The vendor's access key pair as `{"accessKeyId","secretAccessKey"}`. */
-      vendorCredentials: SecretRefSchema.prefault({ create: true }),
-      /** EventBridge schedule expression for re-mirroring. */
-      schedule: z.string().regex(/^(rate|cron)\(.+\)$/, 'must be an EventBridge schedule expression such as "rate(1 day)"').default('rate(1 day)'),
-      /** pinned: a new vendor digest waits for the next `cdk deploy`; follow: the scheduled run rolls the service. */
-      rollout: z.enum(['pinned', 'follow']).default('pinned'),
-      /** Images kept in the mirror repository. */
-      keepImages: int(1, 1000).default(10),
+      mode: z.literal('mirror').describe('Copy the vendor\'s image into an ECR repository of this account with the image-mirror function.'),
+      vendorCredentials: SecretRefSchema.prefault({ create: true }).describe('The vendor\'s access key pair as `{"accessKeyId","secretAccessKey"}`.'),
+      schedule: z.string().regex(/^(rate|cron)\(.+\)$/, 'must be an EventBridge schedule expression such as "rate(1 day)"').default('rate(1 day)').describe('EventBridge schedule expression for re-mirroring.'),
+      rollout: z.enum(['pinned', 'follow']).default('pinned').describe('pinned: a new vendor digest waits for the next `cdk deploy`; follow: the scheduled run rolls the service.'),
+      keepImages: int(1, 1000).default(10).describe('Images kept in the mirror repository.'),
     })
     .strict(),
   z
     .object({
-      /** ECR pull-through cache from the vendor's registry (needs the vendor to grant this account). */
-      mode: z.literal('pull-through'),
-      /** ECR repository prefix of the cache. */
-      repositoryPrefix: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, 'must be a lower-case ECR repository prefix').min(2).max(30).default('vendor-cache'),
-      keepImages: int(1, 1000).default(10),
+      mode: z.literal('pull-through').describe('ECR pull-through cache from the vendor\'s registry (needs the vendor to grant this account).'),
+      repositoryPrefix: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, 'must be a lower-case ECR repository prefix').min(2).max(30).default('vendor-cache').describe('ECR repository prefix of the cache.'),
+      keepImages: int(1, 1000).default(10).describe('Images kept in the cache repository.'),
     })
     .strict(),
   z
     .object({
-      /** Any ECR image URI the operator supplies (same region: the VPC has no internet route). */
-      mode: z.literal('external'),
-      imageUri: z.string().regex(ECR_IMAGE_URI, 'must be an ECR image URI <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> or @sha256:<digest>'),
+      mode: z.literal('external').describe('Any ECR image URI the operator supplies (same region: the VPC has no internet route).'),
+      imageUri: z.string().regex(ECR_IMAGE_URI, 'must be an ECR image URI <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> or @sha256:<digest>').describe('The image to run (ECR, same region as the deployment).'),
     })
     .strict(),
 ], { error: 'must be "mirror", "pull-through" or "external"' });
@@ -209,15 +199,11 @@ const ImageSupplySchema = z.discriminatedUnion('mode', [
 const ComputeSchema = z.discriminatedUnion('mode', [
   z
     .object({
-      mode: z.literal('fargate'),
-      /** Task CPU units (2048, 4096, 8192 or 16384: sizes whose memory can hold the 16 GiB container). */
-      cpu: z.union([z.literal(2048), z.literal(4096), z.literal(8192), z.literal(16384)]).default(4096),
-      /** Task memory in MiB; at least 16384 (the container's hard limit). */
-      memoryMiB: z.number().int().min(CONTAINER_MEMORY_LIMIT_MIB, `must be at least ${CONTAINER_MEMORY_LIMIT_MIB} (the container's 16 GiB hard memory limit)`).max(122_880).default(16_384),
-      /** Fargate platform version. */
-      platformVersion: z.enum(['LATEST', '1.4.0']).default('1.4.0'),
-      /** Fargate ephemeral storage in GiB (21-200); image layers are unpacked there. */
-      ephemeralStorageGiB: int(21, 200).default(30),
+      mode: z.literal('fargate').describe('AWS Fargate tasks (CPU only).'),
+      cpu: z.union([z.literal(2048), z.literal(4096), z.literal(8192), z.literal(16384)]).default(4096).describe('Task CPU units (2048, 4096, 8192 or 16384: sizes whose memory can hold the 16 GiB container).'),
+      memoryMiB: z.number().int().min(CONTAINER_MEMORY_LIMIT_MIB, `must be at least ${CONTAINER_MEMORY_LIMIT_MIB} (the container's 16 GiB hard memory limit)`).max(122_880).default(16_384).describe('Task memory in MiB; at least 16384 (the container\'s hard limit).'),
+      platformVersion: z.enum(['LATEST', '1.4.0']).default('1.4.0').describe('Fargate platform version.'),
+      ephemeralStorageGiB: int(21, 200).default(30).describe('Fargate ephemeral storage in GiB (21-200); image layers are unpacked there.'),
     })
     .strict()
     .superRefine((value, ctx) => {
@@ -234,39 +220,43 @@ const ComputeSchema = z.discriminatedUnion('mode', [
     }),
   z
     .object({
-      mode: z.literal('ec2-gpu'),
+      mode: z.literal('ec2-gpu').describe('EC2 GPU instances in an Auto Scaling group (ECS capacity provider).'),
       /**
        * A GPU instance type of an x86_64 family (g4dn, g5, g6, g6e, gr6, p3, p4d, p5...) listed in
        * {@link GPU_INSTANCE_TYPES} whose memory holds the task: 32 GiB or more (a 16 GiB g5.xlarge cannot hold
        * the 16 GiB container plus tmpfs plus the OS and agent). @default g5.2xlarge
        */
-      instanceType: z.string().regex(GPU_INSTANCE_TYPE, 'must be an x86_64 GPU instance type such as g5.2xlarge or g6.2xlarge').default('g5.2xlarge'),
-      minInstances: int(0, 100).default(1),
+      instanceType: z
+        .string()
+        .regex(GPU_INSTANCE_TYPE, 'must be an x86_64 GPU instance type such as g5.2xlarge or g6.2xlarge')
+        .default('g5.2xlarge')
+        .describe('A GPU instance type of an x86_64 family whose memory holds the 16 GiB container plus tmpfs plus the OS and agent (32 GiB or more, e.g. g5.2xlarge, g6.2xlarge); see docs/gpu.md.'),
+      minInstances: int(0, 100).default(1).describe('Fewest running instances.'),
       /**
        * Upper bound of the Auto Scaling group. Must hold a deployment at tasks.max: ECS starts the new tasks
        * before stopping the old (maximumPercent 200), so 2 x tasks.max tasks run for a moment. @default 8
        */
-      maxInstances: int(1, 100).default(8),
-      /** A warm pool of stopped, pre-initialised instances for faster scale-out. */
+      maxInstances: int(1, 100).default(8).describe('Most running instances; must hold a deployment at tasks.max (2 x tasks.max tasks for a moment).'),
       warmPool: z
         .object({
-          minSize: int(0, 100).default(1),
+          minSize: int(0, 100).default(1).describe('Stopped instances kept ready.'),
           // ECS developer guide, "Configuring pre-initialized instances for your Amazon ECS Auto Scaling group"
           // (using-warm-pool.html): ReuseOnScaleIn cannot be set on a warm pool of an ECS Auto Scaling group.
           reuseOnScaleIn: z
             .never({ error: WARM_POOL_REUSE_REFUSED })
-            .optional(),
+            .optional()
+            .describe('Not allowed: ECS Auto Scaling groups cannot reuse instances on scale-in (using-warm-pool.html).'),
         })
         .strict()
-        .optional(),
-      /** Root EBS volume (gp3, encrypted) in GiB: the image and the GPU drivers live there. */
-      rootVolumeGiB: int(30, 1000).default(100),
+        .optional()
+        .describe('A warm pool of stopped, pre-initialised instances for faster scale-out.'),
+      rootVolumeGiB: int(30, 1000).default(100).describe('Root EBS volume (gp3, encrypted) in GiB: the image and the GPU drivers live there.'),
       /**
        * Soft memory reservation used for placement (MiB). The instance type must hold the full 16 GiB hard
        * limit anyway (the schema checks it), so the default reserves all of it: placement never packs more
        * tasks on an instance than its memory can hold. @default 16384
        */
-      memoryReservationMiB: int(1024, 16_384).default(16_384),
+      memoryReservationMiB: int(1024, 16_384).default(16_384).describe('Soft memory reservation used for placement (MiB); the default reserves the whole 16 GiB hard limit.'),
     })
     .strict()
     .superRefine((value, ctx) => {
@@ -310,30 +300,24 @@ const ComputeSchema = z.discriminatedUnion('mode', [
 const NetworkSchema = z.discriminatedUnion('mode', [
   z
     .object({
-      mode: z.literal('new'),
-      cidr: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-4])$/, 'must be an IPv4 CIDR block from /16 to /24').default('10.40.0.0/16'),
-      /** Number of availability zones (2 without `env.region` + `availabilityZones`: CloudFormation's GetAZs picks them). */
-      azCount: int(1, 6).default(2),
-      /** Explicit AZ names; needed for more than 2 AZs (no lookups at synth). */
-      availabilityZones: z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be an availability zone name such as eu-west-1a')).min(1).optional(),
-      endpoints: z.boolean().default(true),
-      flowLogs: z.boolean().default(true),
+      mode: z.literal('new').describe('A new VPC with private isolated subnets only (no NAT, no internet gateway).'),
+      cidr: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-4])$/, 'must be an IPv4 CIDR block from /16 to /24').default('10.40.0.0/16').describe('The VPC\'s IPv4 CIDR block.'),
+      azCount: int(1, 6).default(2).describe('Number of availability zones (2 without `env.region` + `availabilityZones`: CloudFormation\'s GetAZs picks them).'),
+      availabilityZones: z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be an availability zone name such as eu-west-1a')).min(1).optional().describe('Explicit AZ names; needed for more than 2 AZs (no lookups at synth).'),
+      endpoints: z.boolean().default(true).describe('Create the interface/gateway endpoints the private subnets need (ECR, S3, Logs, Secrets Manager, Lambda, X-Ray).'),
+      flowLogs: z.boolean().default(true).describe('VPC flow logs to CloudWatch Logs.'),
     })
     .strict(),
   z
     .object({
-      mode: z.literal('existing'),
-      vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'must be a VPC id (vpc-...)'),
-      /** The VPC's IPv4 CIDR (interface endpoint security groups admit it). */
-      vpcCidr: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, 'must be an IPv4 CIDR block'),
-      /** Private subnet ids, one per AZ, in the order of `availabilityZones`. */
-      subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'must be a subnet id (subnet-...)')).min(1),
-      availabilityZones: z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be an availability zone name such as eu-west-1a')).min(1),
-      /** Route tables of those subnets: the S3 gateway endpoint is attached to them. */
-      routeTableIds: z.array(z.string().regex(/^rtb-[0-9a-f]{8,17}$/, 'must be a route table id (rtb-...)')).min(1).optional(),
-      /** Create the interface/gateway endpoints (set false when the VPC already has them). */
-      endpoints: z.boolean().default(true),
-      flowLogs: z.boolean().default(true),
+      mode: z.literal('existing').describe('Deploy into a VPC you already have.'),
+      vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'must be a VPC id (vpc-...)').describe('The VPC id.'),
+      vpcCidr: z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, 'must be an IPv4 CIDR block').describe('The VPC\'s IPv4 CIDR (interface endpoint security groups admit it).'),
+      subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'must be a subnet id (subnet-...)')).min(1).describe('Private subnet ids, one per AZ, in the order of `availabilityZones`.'),
+      availabilityZones: z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be an availability zone name such as eu-west-1a')).min(1).describe('The zones of subnetIds, in the same order.'),
+      routeTableIds: z.array(z.string().regex(/^rtb-[0-9a-f]{8,17}$/, 'must be a route table id (rtb-...)')).min(1).optional().describe('Route tables of those subnets: the S3 gateway endpoint is attached to them.'),
+      endpoints: z.boolean().default(true).describe('Create the interface/gateway endpoints (set false when the VPC already has them).'),
+      flowLogs: z.boolean().default(true).describe('VPC flow logs to CloudWatch Logs.'),
     })
     .strict()
     .superRefine((value, ctx) => {
@@ -350,16 +334,17 @@ const NetworkSchema = z.discriminatedUnion('mode', [
 ], { error: 'must be "new" or "existing"' });
 
 const CompareSchema = z.discriminatedUnion('mode', [
-  z.object({ mode: z.literal('forward') }).strict(),
+  z.object({ mode: z.literal('forward').describe('Forward compares to the container.') }).strict(),
   z
     .object({
-      mode: z.literal('table'),
-      /** A verified score-table JSON file (path relative to the project root) naming the image digest it was calibrated on. */
-      scoreTableFile: z.string().min(1),
-      /** EventBridge schedule of the live check of the table against the container (it also runs after every ECS deployment). */
-      checkSchedule: z.string().regex(/^(rate|cron)\(.+\)$/, 'must be an EventBridge schedule expression such as "rate(15 minutes)"').default('rate(15 minutes)'),
-      /** Random pairs per live check; two pairs per table boundary come on top. */
-      checkRandomPairs: int(1, 10_000).default(32),
+      mode: z.literal('table').describe('Answer compares in Lambda from a calibrated score table (npm run calibrate).'),
+      scoreTableFile: z.string().min(1).describe('A verified score-table JSON file (path relative to the project root) naming the image digest it was calibrated on.'),
+      checkSchedule: z
+        .string()
+        .regex(/^(rate|cron)\(.+\)$/, 'must be an EventBridge schedule expression such as "rate(15 minutes)"')
+        .default('rate(15 minutes)')
+        .describe('EventBridge schedule of the live check of the table against the container (it also runs after every ECS deployment).'),
+      checkRandomPairs: int(1, 10_000).default(32).describe('Random pairs per live check; two pairs per table boundary come on top.'),
     })
     .strict(),
 ], { error: 'must be "forward" or "table"' });
@@ -367,51 +352,44 @@ const CompareSchema = z.discriminatedUnion('mode', [
 /** The whole deployment configuration. Every field has a default: `{}` is the default deployment. */
 export const AppConfigSchema = z
   .object({
-    /** Stage name: part of every stack name. */
-    stage: z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, 'must be 1-20 lower-case letters, digits or dashes, starting with a letter').default('dev'),
-    /** Target account/region; leave empty for an environment-agnostic synth. */
+    stage: z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, 'must be 1-20 lower-case letters, digits or dashes, starting with a letter').default('dev').describe('Stage name: part of every stack name.'),
     env: z
       .object({
-        account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),
-        region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1').optional(),
+        account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional().describe('AWS account id to pin the stacks to.'),
+        region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1').optional().describe('AWS region to pin the stacks to (then list network.availabilityZones).'),
       })
       .strict()
-      .prefault({}),
+      .prefault({}).describe('Target account/region; leave empty for an environment-agnostic synth.'),
     vendorImage: z
       .object({
-        registry: z.string().regex(ECR_REGISTRY_HOST, 'must be an ECR registry host <account>.dkr.ecr.<region>.amazonaws.com').default(VENDOR_REGISTRY),
-        repository: z.string().regex(REPOSITORY_NAME, 'must be an ECR repository name').default(VENDOR_REPOSITORY),
-        tag: z.string().regex(IMAGE_TAG, 'must be an image tag').default('latest'),
+        registry: z.string().regex(ECR_REGISTRY_HOST, 'must be an ECR registry host <account>.dkr.ecr.<region>.amazonaws.com').default(VENDOR_REGISTRY).describe('The vendor\'s ECR registry host.'),
+        repository: z.string().regex(REPOSITORY_NAME, 'must be an ECR repository name').default(VENDOR_REPOSITORY).describe('The vendor\'s repository.'),
+        tag: z.string().regex(IMAGE_TAG, 'must be an image tag').default('latest').describe('The vendor image tag.'),
       })
       .strict()
       .prefault({}),
     imageSupply: ImageSupplySchema.prefault({ mode: 'mirror' }),
-    /** The vendor's activation key (ACTIVATION_KEY): created to be filled in, or imported. */
-    activationKey: SecretRefSchema.prefault({ create: true }),
+    activationKey: SecretRefSchema.prefault({ create: true }).describe('The vendor\'s activation key (ACTIVATION_KEY): created to be filled in, or imported.'),
     compute: ComputeSchema.prefault({ mode: 'fargate' }),
     tasks: z
       .object({
-        min: int(0, 100).default(1),
-        desired: int(0, 100).default(1),
-        max: int(1, 100).default(4),
+        min: int(0, 100).default(1).describe('Fewest running tasks.'),
+        desired: int(0, 100).default(1).describe('Tasks at deploy time (between min and max).'),
+        max: int(1, 100).default(4).describe('Most running tasks.'),
         /**
          * ALB requests per target per minute the scaling policy aims for (ALBRequestCountPerTarget). On GPU
          * compute it is the only scaling signal: calibrate it from one task's measured throughput (docs/gpu.md).
          */
-        requestsPerTarget: int(1, 100_000).default(120),
-        /** Average CPU % the second scaling policy aims for. Fargate only: a GPU task has no CPU units to measure against. */
-        cpuTargetPercent: int(10, 95).default(60),
-        /** Seconds the ALB health check is ignored after a task starts (model loading). */
-        healthCheckGracePeriodSeconds: int(0, 7200).default(300),
+        requestsPerTarget: int(1, 100_000).default(120).describe('ALB requests per target (per minute) the scaling policy aims for; the only scaling signal on GPU compute (calibrate it: docs/gpu.md).'),
+        cpuTargetPercent: int(10, 95).default(60).describe('Average CPU % the second scaling policy aims for (Fargate only: a GPU task has no CPU units to measure against).'),
+        healthCheckGracePeriodSeconds: int(0, 7200).default(300).describe('Seconds the ALB health check is ignored after a task starts (model loading).'),
       })
       .strict()
       .prefault({}),
     container: z
       .object({
-        /** The ALB target group's health check path (the container serves Swagger UI there). */
-        healthCheckPath: z.string().regex(/^\/[\w./-]*$/, 'must be an absolute URL path').default('/swagger/index.html'),
-        /** Writable scratch directories on the otherwise read-only root file system. */
-        scratchPaths: z.array(z.string().regex(/^\/[\w./-]+$/, 'must be an absolute path')).max(8).default(['/tmp']),
+        healthCheckPath: z.string().regex(/^\/[\w./-]*$/, 'must be an absolute URL path').default('/swagger/index.html').describe('The ALB target group\'s health check path (the container serves Swagger UI there).'),
+        scratchPaths: z.array(z.string().regex(/^\/[\w./-]+$/, 'must be an absolute path')).max(8).default(['/tmp']).describe('Writable scratch directories on the otherwise read-only root file system.'),
         /**
          * Linux capabilities to drop beyond Docker's defaults. The guide's `docker run` drops none, and dropping
          * ALL can crash-loop an entrypoint that chowns files or switches user, so the default matches the guide.
@@ -421,7 +399,8 @@ export const AppConfigSchema = z
           .union([z.literal('none'), z.literal('all'), z.array(z.enum(LINUX_CAPABILITIES, { error: 'must be Linux capability names such as NET_RAW or SYS_CHROOT (ECS KernelCapabilities)' })).min(1)], {
             error: 'must be "none", "all" or a list of Linux capability names (e.g. ["NET_RAW", "MKNOD"])',
           })
-          .default('none'),
+          .default('none')
+          .describe('Linux capabilities to drop beyond Docker\'s defaults: "none" (as the guide\'s docker run), "all", or a list of names.'),
         /**
          * Scratch directories on Fargate and ECS Managed Instances are task bind volumes, which ECS creates owned by
          * root with mode 0755 (ECS developer guide, "Bind mounts"; github.com/aws/containers-roadmap/issues/938):
@@ -430,37 +409,34 @@ export const AppConfigSchema = z
          * contain chmod) before the API container starts. EC2 GPU tmpfs mounts are always mode 1777.
          * @default "as-created"
          */
-        scratchPermissions: z.enum(['as-created', 'world-writable']).default('as-created'),
+        scratchPermissions: z
+          .enum(['as-created', 'world-writable'])
+          .default('as-created')
+          .describe('Fargate/managed-gpu scratch volumes are root-owned 0755; "world-writable" chmods them 1777 in an init container so a non-root image can write.'),
       })
       .strict()
       .prefault({}),
     network: NetworkSchema.prefault({ mode: 'new' }),
     api: z
       .object({
-        stageName: z.string().regex(/^[a-zA-Z0-9_]{1,64}$/, 'must be letters, digits or underscores').default('prod'),
-        /** Stage-wide throttle (every method). */
-        throttle: ThrottleSchema.prefault({ rateLimit: 50, burstLimit: 100 }),
-        /** Default per-client quota (a client's own `quota` wins). */
-        quota: QuotaSchema.optional(),
-        /** Named clients, each with its own API key and usage plan. */
-        clients: z.array(ClientSchema).min(1).max(50).default([{ name: 'default' }]),
-        /** Seconds API Gateway caches an authorizer decision per Authorization header (0 = off). */
-        authorizerCacheTtlSeconds: int(0, 3600).default(300),
+        stageName: z.string().regex(/^[a-zA-Z0-9_]{1,64}$/, 'must be letters, digits or underscores').default('prod').describe('API Gateway stage name (part of the execute-api URL).'),
+        throttle: ThrottleSchema.prefault({ rateLimit: 50, burstLimit: 100 }).describe('Stage-wide throttle (every method).'),
+        quota: QuotaSchema.optional().describe('Default per-client quota (a client\'s own `quota` wins).'),
+        clients: z.array(ClientSchema).min(1).max(50).default([{ name: 'default' }]).describe('Named clients, each with its own API key and usage plan.'),
+        authorizerCacheTtlSeconds: int(0, 3600).default(300).describe('Seconds API Gateway caches an authorizer decision per Authorization header (0 = off).'),
         waf: z
           .object({
-            enabled: z.boolean().default(true),
-            /** Requests per client IP per 5 minutes before the rate-based rule blocks (WAF minimum 10). */
-            rateLimitPer5Minutes: int(10, 2_000_000_000).default(2000),
+            enabled: z.boolean().default(true).describe('Attach a WAFv2 web ACL (AWS common rule set + per-IP rate rule).'),
+            rateLimitPer5Minutes: int(10, 2_000_000_000).default(2000).describe('Requests per client IP per 5 minutes before the rate-based rule blocks (WAF minimum 10).'),
           })
           .strict()
           .prefault({}),
         customDomain: z
           .object({
-            domainName: z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a lower-case DNS name'),
-            certificateArn: z.string().regex(CERTIFICATE_ARN, 'must be an ACM certificate ARN in the API region'),
-            /** Route 53 zone to create the alias record in (both id and name, no lookups); omit to create the record yourself. */
-            hostedZoneId: z.string().regex(/^Z[A-Z0-9]{1,32}$/, 'must be a Route 53 hosted zone id').optional(),
-            hostedZoneName: z.string().optional(),
+            domainName: z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a lower-case DNS name').describe('Custom domain name of the API.'),
+            certificateArn: z.string().regex(CERTIFICATE_ARN, 'must be an ACM certificate ARN in the API region').describe('ACM certificate for domainName, in the API region.'),
+            hostedZoneId: z.string().regex(/^Z[A-Z0-9]{1,32}$/, 'must be a Route 53 hosted zone id').optional().describe('Route 53 zone to create the alias record in (both id and name, no lookups); omit to create the record yourself.'),
+            hostedZoneName: z.string().optional().describe('Route 53 zone name (with hostedZoneId).'),
           })
           .strict()
           .superRefine((value, ctx) => {
@@ -469,49 +445,55 @@ export const AppConfigSchema = z
             }
           })
           .optional(),
-        /** Swagger UI and the OpenAPI document: public, behind the authorizer (private), or not deployed (off). */
-        docs: z.enum(['public', 'private', 'off']).default('public'),
+        docs: z.enum(['public', 'private', 'off']).default('public').describe('Swagger UI and the OpenAPI document: public, behind the authorizer (private), or not deployed (off).'),
+        cors: z
+          .object({
+            allowOrigins: z
+              .array(z.string().superRefine((value, ctx) => {
+                const reason = originProblem(value);
+                if (reason) ctx.addIssue({ code: 'custom', message: reason });
+              }))
+              .max(50)
+              .refine((origins) => !origins.includes('*') || origins.length === 1, 'must be ["*"] alone or a list of origins')
+              .default([])
+              .describe('Origins (https://app.example.com) whose pages may call the API, or ["*"]; gateway errors carry the one origin, or "*" when several are listed.'),
+          })
+          .strict()
+          .prefault({}).describe('CORS: browser apps (origins) allowed to call the API; none by default (no preflight route either).'),
       })
       .strict()
       .prefault({}),
-    /** Bearer JWT: without it, Bearer tokens are refused and only API keys work. */
     jwt: z
       .object({
-        issuer: z.string().url('must be an https URL').startsWith('https://', 'must be an https URL'),
-        audience: z.array(z.string().min(1)).min(1),
-        jwksUri: z.string().url('must be an https URL').startsWith('https://', 'must be an https URL').optional(),
-        /** Throttle of the usage plan Bearer callers are metered under. */
-        throttle: ThrottleSchema.optional(),
+        issuer: z.string().url('must be an https URL').startsWith('https://', 'must be an https URL').describe('Token issuer (iss), https.'),
+        audience: z.array(z.string().min(1)).min(1).describe('Accepted audiences (aud).'),
+        jwksUri: z.string().url('must be an https URL').startsWith('https://', 'must be an https URL').optional().describe('JWKS URL (default: <issuer>/.well-known/jwks.json).'),
+        throttle: ThrottleSchema.optional().describe('Throttle of the usage plan Bearer callers are metered under.'),
       })
       .strict()
-      .optional(),
-    /** Where fetch-image may download from besides the public internet (CIDRs). */
+      .optional().describe('Bearer JWT: without it, Bearer tokens are refused and only API keys work.'),
     imageFetch: z
       .object({
-        allowCidrs: z.array(z.string()).default([]),
-        maxBytes: int(1024, 6 * 1024 * 1024).default(4 * 1024 * 1024),
-        timeoutMs: int(100, 25_000).default(10_000),
+        allowCidrs: z.array(z.string()).default([]).describe('CIDRs exempted from the SSRF address policy; addresses in them may also use ports other than 80/443.'),
+        maxBytes: int(1024, 6 * 1024 * 1024).default(4 * 1024 * 1024).describe('Largest downloadable image in bytes.'),
+        timeoutMs: int(100, 25_000).default(10_000).describe('Total download deadline in ms (DNS, redirects, body).'),
       })
       .strict()
-      .prefault({}),
+      .prefault({}).describe('Where fetch-image may download from besides the public internet (CIDRs).'),
     alarms: z
       .object({
-        /** E-mail address subscribed to the alarm topic (confirm the subscription e-mail). */
-        email: z.string().email('must be an e-mail address').optional(),
-        /** API p99 latency threshold in ms. */
-        p99LatencyMs: int(100, 60_000).default(10_000),
-        /** API 5XX share of requests (%) that alarms. */
-        serverErrorRatePercent: z.number().positive().max(100).default(1),
-        /** 429 answers in 5 minutes that alarm. */
-        throttledPer5Minutes: int(1, 1_000_000).default(10),
+        email: z.string().email('must be an e-mail address').optional().describe('E-mail address subscribed to the alarm topic (confirm the subscription e-mail).'),
+        p99LatencyMs: int(100, 60_000).default(10_000).describe('API p99 latency threshold in ms.'),
+        serverErrorRatePercent: z.number().positive().max(100).default(1).describe('API 5XX share of requests (%) that alarms.'),
+        throttledPer5Minutes: int(1, 1_000_000).default(10).describe('429 answers in 5 minutes that alarm.'),
       })
       .strict()
       .prefault({}),
-    /** CloudWatch Logs retention (days) for every log group. */
     logRetentionDays: z
       .number()
       .refine((value) => (LOG_RETENTION_DAYS as readonly number[]).includes(value), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
-      .default(30),
+      .default(30)
+      .describe(`CloudWatch Logs retention (days) for every log group: one of ${LOG_RETENTION_DAYS.join(', ')}.`),
     compare: CompareSchema.prefault({ mode: 'forward' }),
   })
   .strict()
@@ -655,11 +637,23 @@ export interface LoadConfigOptions {
 /** The context key in `cdk.json` holding the base configuration object. */
 export const CONFIG_CONTEXT_KEY = 'faceVerification';
 
+/** The stage used without `-c stage=`; the only stage that needs no `config/<stage>.json`. */
+export const DEFAULT_STAGE = 'dev';
+
+/** The stages `-c stage=` accepts: `dev` and one per `config/<stage>.json`, sorted. */
+export function knownStages(projectDir = PROJECT_DIR): string[] {
+  const dir = join(projectDir, 'config');
+  const fromFiles = existsSync(dir)
+    ? readdirSync(dir).filter((name) => /^[a-z][a-z0-9-]{0,19}\.json$/.test(name)).map((name) => name.slice(0, -'.json'.length))
+    : [];
+  return [...new Set([DEFAULT_STAGE, ...fromFiles])].sort();
+}
+
 /**
  * Loads the configuration the way `cdk synth` sees it: the `faceVerification`
  * object from cdk.json context, then `config/<stage>.json` when `-c stage=<name>`
- * is given (the file must exist then), then `stage` itself.
- * @throws ConfigError naming the bad field, or the missing/invalid file
+ * is given (the file must exist then, except for `dev`), then `stage` itself.
+ * @throws ConfigError naming the bad field, the missing/invalid file, or an unknown stage with the known ones
  */
 export function loadConfig(options: LoadConfigOptions): AppConfig {
   const projectDir = options.projectDir ?? PROJECT_DIR;
@@ -671,6 +665,10 @@ export function loadConfig(options: LoadConfigOptions): AppConfig {
     throw new ConfigError(['stage: must be 1-20 lower-case letters, digits or dashes, starting with a letter'], '-c stage');
   }
   const file = join(projectDir, 'config', `${stage}.json`);
+  // A mistyped stage must not deploy the defaults under a new name: only `dev` (the default) may go without a file.
+  if (!existsSync(file) && stage !== DEFAULT_STAGE) {
+    throw new ConfigError([`stage: "${stage}" has no config/${stage}.json; known stages: ${knownStages(projectDir).join(', ')} (create config/${stage}.json, even as {}, to add one)`], '-c stage');
+  }
   let fromFile: unknown = {};
   if (existsSync(file)) {
     try {

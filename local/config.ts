@@ -3,6 +3,7 @@
  * a bad value stops the start with a message naming the variable.
  */
 import { z } from 'zod';
+import { originProblem } from '../lambda/shared/cors.js';
 import { LIMITS } from '../lambda/shared/limits.js';
 
 const optionalString = z
@@ -64,6 +65,14 @@ export const GatewayEnvSchema = z
     RATE_LIMIT_RPS: positive(undefined),
     RATE_LIMIT_BURST: int(undefined, 1, 1_000_000),
     INTEGRATION_TIMEOUT_MS: int(LIMITS.apiGatewayIntegrationTimeoutMs, 100, 300_000),
+    /** Browser origins allowed to call the gateway (api.cors.allowOrigins in AWS); none by default. */
+    CORS_ALLOW_ORIGINS: list.superRefine((origins, ctx) => {
+      for (const origin of origins) {
+        const reason = originProblem(origin);
+        if (reason) ctx.addIssue({ code: 'custom', message: `"${origin}" ${reason}` });
+      }
+      if (origins.includes('*') && origins.length > 1) ctx.addIssue({ code: 'custom', message: 'must be "*" alone or a list of origins' });
+    }),
   })
   .superRefine((env, ctx) => {
     const loopback = env.HOST === 'localhost' || env.HOST === '::1' || env.HOST.startsWith('127.');

@@ -77,7 +77,8 @@ export function proxyEvent(options: {
       stage: LOCAL_STAGE,
       requestId: options.requestId,
       httpMethod: options.method,
-      path: `/${LOCAL_STAGE}${options.path}`,
+      // The laptop URL has no stage segment, like a custom domain mapped at the root.
+      path: options.path,
       resourcePath: options.resource,
       resourceId: 'local',
       protocol: 'HTTP/1.1',

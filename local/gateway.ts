@@ -12,6 +12,7 @@ import type { APIGatewayAuthorizerResult } from 'aws-lambda';
 import { createAuthorizer, keyId, UNAUTHORIZED } from '../lambda/shared/authorizer.js';
 import { createBackendClient, type BackendClient } from '../lambda/shared/backend-client.js';
 import { createCompareHandler } from '../lambda/shared/compare.js';
+import { CORS_EXPOSE_HEADERS, preflightHeaders, staticAllowOrigin, withCors } from '../lambda/shared/cors.js';
 import { PATHS } from '../lambda/shared/contract.js';
 import { createDocsHandler, defaultSwaggerUiDir } from '../lambda/shared/docs.js';
 import { createFaceProxyHandler } from '../lambda/shared/face-proxy.js';
@@ -127,12 +128,15 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     // The same request deadline as in AWS, from the integration timeout this gateway imitates.
     integrationTimeoutMs: env.INTEGRATION_TIMEOUT_MS,
   });
-  const docs = createDocsHandler({ swaggerUiDir: defaultSwaggerUiDir(), logger: handlerLogger });
+  const docs = withCors(createDocsHandler({ swaggerUiDir: defaultSwaggerUiDir(), logger: handlerLogger }), env.CORS_ALLOW_ORIGINS);
+  // CORS as in AWS: handler answers echo an allowed Origin (withCors, as the Lambda entries do); the
+  // gateway's own errors carry one static value, as API Gateway's gateway responses do.
+  const errorAllowOrigin = staticAllowOrigin(env.CORS_ALLOW_ORIGINS);
 
   const routes = new Map<string, Route>([
-    [PATHS.detectFaces, { method: 'POST', auth: true, handler: proxy }],
-    [PATHS.getFaceEmbeddings, { method: 'POST', auth: true, handler: proxy }],
-    [PATHS.compareFaceEmbeddings, { method: 'POST', auth: true, handler: compare }],
+    [PATHS.detectFaces, { method: 'POST', auth: true, handler: withCors(proxy, env.CORS_ALLOW_ORIGINS) }],
+    [PATHS.getFaceEmbeddings, { method: 'POST', auth: true, handler: withCors(proxy, env.CORS_ALLOW_ORIGINS) }],
+    [PATHS.compareFaceEmbeddings, { method: 'POST', auth: true, handler: withCors(compare, env.CORS_ALLOW_ORIGINS) }],
   ]);
 
   function send(res: ServerResponse, result: ApiResult, requestId: string): void {
@@ -148,7 +152,11 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   function problemOf(error: ApiError, requestId: string): ApiResult {
     return {
       statusCode: error.status,
-      headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...error.headers },
+      headers: {
+        'content-type': PROBLEM_CONTENT_TYPE,
+        ...error.headers,
+        ...(errorAllowOrigin ? { 'access-control-allow-origin': errorAllowOrigin, 'access-control-expose-headers': CORS_EXPOSE_HEADERS.join(', ') } : {}),
+      },
       body: JSON.stringify(error.toProblem(requestId)),
     };
   }
@@ -225,6 +233,13 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
       if (!up) throw new ApiError('service-unavailable', 'The face verification backend is not answering.', { headers: { 'retry-after': '5' } });
       send(res, { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'ok' }) }, requestId);
       return { status: 200 };
+    }
+
+    // CORS preflight (only with CORS_ALLOW_ORIGINS), like the OPTIONS mock integration in AWS: no auth, no body.
+    if (method === 'OPTIONS' && env.CORS_ALLOW_ORIGINS.length > 0 && (routes.has(path) || path === '/swagger' || path.startsWith('/swagger/'))) {
+      const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined;
+      send(res, { statusCode: 204, headers: preflightHeaders(env.CORS_ALLOW_ORIGINS, origin), body: '' }, requestId);
+      return { status: 204 };
     }
 
     if (path === '/swagger' || path.startsWith('/swagger/')) {

@@ -18,6 +18,7 @@ import { PATHS } from '../lambda/shared/contract.js';
 import { IMAGE_DIGEST } from '../lambda/shared/score-table.js';
 import { calibrate, type CalibrationResult } from './calibration/calibrate.js';
 import { readStageOutputs, runningImageDigest } from './calibration/deployment.js';
+import { cliOrExit } from './cli.js';
 import { createCompareProbe } from './calibration/probe.js';
 
 export interface CalibrateCliOptions {
@@ -53,24 +54,31 @@ const USAGE = `usage: npm run calibrate -- (--stage <stage> | --endpoint <base U
   [--concurrency <n>]      parallel requests (default 8)
   The API key may also come from FACE_API_KEY.`;
 
+const CALIBRATE_OPTIONS = {
+  endpoint: { type: 'string' },
+  stage: { type: 'string' },
+  outputs: { type: 'string' },
+  region: { type: 'string' },
+  'api-key': { type: 'string' },
+  out: { type: 'string' },
+  dimension: { type: 'string' },
+  backend: { type: 'string' },
+  'image-digest': { type: 'string' },
+  image: { type: 'string' },
+  seed: { type: 'string' },
+  'random-pairs': { type: 'string' },
+  concurrency: { type: 'string' },
+} as const;
+
+/** `npm run calibrate -- --help`: the usage text. */
+export const CALIBRATE_USAGE = `${USAGE}
+  Exit code 0: a verified table was written; 1: verification failed; 2: usage error; 3: the score is not a function of the cosine.
+  -h, --help               this text`;
+
 export function parseCalibrateArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CalibrateCliOptions {
   const { values } = parseArgs({
     args: argv,
-    options: {
-      endpoint: { type: 'string' },
-      stage: { type: 'string' },
-      outputs: { type: 'string' },
-      region: { type: 'string' },
-      'api-key': { type: 'string' },
-      out: { type: 'string' },
-      dimension: { type: 'string' },
-      backend: { type: 'string' },
-      'image-digest': { type: 'string' },
-      image: { type: 'string' },
-      seed: { type: 'string' },
-      'random-pairs': { type: 'string' },
-      concurrency: { type: 'string' },
-    },
+    options: CALIBRATE_OPTIONS,
     strict: true,
   });
   if ((!values.endpoint && !values.stage) || !values.out) throw new Error(USAGE);
@@ -194,6 +202,8 @@ export async function runCalibrate(options: CalibrateCliOptions, log: (line: str
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  // --help and unknown flags are answered before anything is probed.
+  cliOrExit(process.argv.slice(2), { usage: CALIBRATE_USAGE, options: CALIBRATE_OPTIONS });
   let options: CalibrateCliOptions;
   try {
     options = parseCalibrateArgs(process.argv.slice(2));

@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { cliOrExit } from './cli.js';
 
 /** The three API paths and the docs page (vendor guide). */
 const PATHS = {
@@ -232,8 +232,23 @@ export function formatResult(result: SmokeResult): string {
   return `${result.passed ? 'PASS' : 'FAIL'}  ${status}  ${result.latencyMs.toFixed(0).padStart(6)} ms  ${result.name}${result.note ? `: ${result.note}` : ''}`;
 }
 
+/** `npm run smoke -- --help`. */
+export const SMOKE_USAGE = `usage: npm run smoke -- --url <base URL> --api-key <key> [--image <file>] [--no-docs] [--timeout-ms <ms>]
+
+Runs the vendor guide's three calls and the main error cases against <base URL>
+(the laptop gateway or a deployed stage) and prints PASS/FAIL, status and latency
+per call. Exit code 0 when all pass, 1 when one fails, 2 on a usage error.
+
+  --url <base URL>     e.g. http://127.0.0.1:8080 or the Api stack's ApiUrl output
+  --api-key <key>      sent as "Authorization: ApiKey <key>" (or set SMOKE_API_KEY: keeps it out of shell history)
+  --image <file>       JPEG/PNG with at least one face (default: face-api's demo/sample1.jpg)
+  --no-docs            skip GET /swagger/index.html (api.docs private or off)
+  --timeout-ms <ms>    per-request timeout (default 60000)
+  -h, --help           this text`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = cliOrExit(process.argv.slice(2), {
+    usage: SMOKE_USAGE,
     options: {
       url: { type: 'string' },
       'api-key': { type: 'string' },
@@ -242,17 +257,17 @@ async function main(): Promise<void> {
       'timeout-ms': { type: 'string' },
     },
   });
-  const url = values.url;
-  const apiKey = values['api-key'] ?? process.env.SMOKE_API_KEY;
+  const url = values.url as string | undefined;
+  const apiKey = (values['api-key'] as string | undefined) ?? process.env.SMOKE_API_KEY;
   if (!url || !apiKey) {
-    console.error('usage: npm run smoke -- --url <base URL> --api-key <key> [--image <file>] [--no-docs] [--timeout-ms <ms>]\n       (or set SMOKE_API_KEY instead of --api-key)');
+    console.error(`${!url ? '--url' : '--api-key (or SMOKE_API_KEY)'} is required\n${SMOKE_USAGE}`);
     process.exit(2);
   }
   console.log(`smoke test of ${url}`);
   const report = await runSmoke({
     url,
     apiKey,
-    imagePath: values.image,
+    imagePath: values.image as string | undefined,
     docs: !values['no-docs'],
     timeoutMs: values['timeout-ms'] ? Number(values['timeout-ms']) : undefined,
     log: (line) => console.log(line),

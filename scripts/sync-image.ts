@@ -29,8 +29,18 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-export const USAGE =
-  'usage: npm run sync-image -- --stage <name> [--region <region>] [--function-name <name>] [--outputs <cdk-outputs.json>] [--force]';
+export const USAGE = `usage: npm run sync-image -- --stage <name> [--region <region>] [--function-name <name>] [--outputs <cdk-outputs.json>] [--force]
+
+Invokes the deployed image-mirror function once (mirror mode) and prints its answer
+and log tail. Needs AWS credentials. Exit code 0 on success, 1 when the function failed,
+2 on a usage error.
+
+  --stage <name>           the deployed stage (e.g. dev)
+  --region <region>        AWS region (default: the SDK's, from AWS_REGION or the profile)
+  --function-name <name>   function to invoke (default: ImageMirrorFunctionName from --outputs, else face-verification-<stage>-image-mirror)
+  --outputs <file>         cdk deploy --outputs-file result (default cdk-outputs.json)
+  --force                  retry a rollout that was rolled back before
+  -h, --help               this text`;
 
 // Stage names end up in resource names: keep them to what CDK stack names allow.
 const STAGE = /^[A-Za-z][A-Za-z0-9-]{0,62}$/;
@@ -197,7 +207,13 @@ async function main(): Promise<void> {
     args = parseSyncImageArgs(process.argv.slice(2));
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`${err.message === 'help requested' ? '' : `${err.message}\n`}${USAGE}\n`);
+    // --help is an answer, not a mistake: usage on stdout, exit 0.
+    if (err.message === 'help requested') {
+      process.stdout.write(`${USAGE}\n`);
+      process.exitCode = 0;
+      return;
+    }
+    process.stderr.write(`${err.message}\n${USAGE}\n`);
     process.exitCode = 2;
     return;
   }

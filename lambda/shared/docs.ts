@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { answer, requestIdOf, type ApiEvent, type ApiResult, type HandlerLogger } from './http.js';
+import { PATHS } from './contract.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { ApiError } from './problem.js';
 
@@ -50,13 +51,27 @@ export function defaultSwaggerUiDir(): string {
   return dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 }
 
+/**
+ * The API's base path as the client called it, for the document's Servers entry: `/prod` through
+ * the execute-api URL (requestContext.path carries the stage, event.path does not: API Gateway
+ * developer guide, "Input format of a Lambda function for proxy integration"), `/` locally and
+ * behind a custom domain mapped at the root.
+ */
+export function apiBasePath(event: ApiEvent): string {
+  const full = event.requestContext?.path ?? event.path;
+  const index = full.lastIndexOf(PATHS.openApiDocument);
+  const prefix = index > 0 ? full.slice(0, index) : '';
+  return /^(\/[A-Za-z0-9._~-]+)+$/.test(prefix) ? prefix : '/';
+}
+
 export interface DocsDeps {
   readonly swaggerUiDir: string;
   readonly logger: HandlerLogger;
 }
 
 export function createDocsHandler(deps: DocsDeps): (event: ApiEvent) => Promise<ApiResult> {
-  let documentJson: string | undefined;
+  // One document per base path (a stage or a custom domain: a handful at most).
+  const documents = new Map<string, string>();
   const assetCache = new Map<string, string>();
   const headers = (contentType: string, requestId: string) => ({
     'content-type': contentType,
@@ -80,9 +95,15 @@ export function createDocsHandler(deps: DocsDeps): (event: ApiEvent) => Promise<
           return { statusCode: 200, headers: { ...headers('text/html; charset=utf-8', requestId), 'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'" }, body: INDEX_HTML };
         case '/swagger-initializer.js':
           return { statusCode: 200, headers: headers(CONTENT_TYPES['.js']!, requestId), body: INITIALIZER_JS };
-        case '/v1/swagger.json':
-          documentJson ??= JSON.stringify(buildOpenApiDocument());
+        case '/v1/swagger.json': {
+          const server = apiBasePath(event);
+          let documentJson = documents.get(server);
+          if (documentJson === undefined) {
+            documentJson = JSON.stringify(buildOpenApiDocument({ serverUrl: server }));
+            if (documents.size < 8) documents.set(server, documentJson);
+          }
           return { statusCode: 200, headers: headers('application/json; charset=utf-8', requestId), body: documentJson };
+        }
         default: {
           const name = sub.slice(1);
           if (!(SWAGGER_UI_ASSETS as readonly string[]).includes(name)) throw new ApiError('not-found', 'No such documentation file.');

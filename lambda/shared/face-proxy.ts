@@ -21,6 +21,9 @@ import { checkImageDimensions } from './image-bytes.js';
 import type { ImageUrlFetcher } from './image-source.js';
 import { ApiError } from './problem.js';
 
+/** The `errors[].reason` of an image the backend refused (its own detail stays in `detail`). */
+export const IMAGE_NOT_PROCESSED = 'could not be decoded or processed by the face engine';
+
 const OPERATIONS: Record<string, { path: string; schema: z.ZodType }> = {
   [PATHS.detectFaces]: { path: PATHS.detectFaces, schema: DetectFacesResponseSchema },
   [PATHS.getFaceEmbeddings]: { path: PATHS.getFaceEmbeddings, schema: GetFaceEmbeddingsResponseSchema },
@@ -77,14 +80,22 @@ async function proxyRequest(deps: FaceProxyDeps, event: ApiEvent, requestId: str
   const leftMs = deadline.remainingMs();
   if (leftMs <= 0) throw budgetExhausted('before the backend was called', deadline.budgetMs);
   const result = await deadline.race(
-    deps.backend.postJson(
-      operation.path,
-      // Strict base64 needs no JSON escaping; concatenation spares re-serialising a multi-megabyte string.
-      `{"image":{"bytes":"${base64}"},"maxFaceCount":${request.maxFaceCount}}`,
-      operation.schema,
-      requestId,
-      { timeoutMs: leftMs },
-    ),
+    deps.backend
+      .postJson(
+        operation.path,
+        // Strict base64 needs no JSON escaping; concatenation spares re-serialising a multi-megabyte string.
+        `{"image":{"bytes":"${base64}"},"maxFaceCount":${request.maxFaceCount}}`,
+        operation.schema,
+        requestId,
+        { timeoutMs: leftMs },
+      )
+      .catch((error: unknown) => {
+        // The backend refused the image itself (e.g. it does not decode): name the field the client sent it in.
+        if (error instanceof ApiError && error.kind === 'image-rejected' && !error.errors) {
+          throw new ApiError('image-rejected', error.message, { errors: [{ field, reason: IMAGE_NOT_PROCESSED }], cause: error });
+        }
+        throw error;
+      }),
     'waiting for the backend',
   );
   deps.logger.info('backend answered', {

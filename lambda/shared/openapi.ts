@@ -13,22 +13,32 @@ import {
   PATHS,
   ProblemSchema,
 } from './contract.js';
+import { EXAMPLE_IMAGE_BASE64 } from './example-image.js';
 import { LIMITS } from './limits.js';
 import { PROBLEM_CONTENT_TYPE, problem, type ProblemKind } from './problem.js';
 
-const ERROR_RESPONSES: ReadonlyArray<{ status: number; kind: ProblemKind; description: string; detail: string }> = [
-  { status: 400, kind: 'validation-error', description: 'Invalid request (no image, invalid base64, not JPEG/PNG, bad maxFaceCount, image too large in pixels, refused image URL, ...)', detail: 'image.bytes: must be a JPEG or PNG image' },
+type ErrorResponse = { status: number; kind: ProblemKind; description: string; detail: string };
+
+/** The 400 of the two image operations. */
+const IMAGE_BAD_REQUEST: ErrorResponse = { status: 400, kind: 'validation-error', description: 'Invalid request (not JSON, no image, invalid base64, not JPEG/PNG, an image that cannot be decoded, bad maxFaceCount, image too large in pixels, refused or failed image URL, ...); `errors` names the field', detail: 'image.bytes: must be a JPEG or PNG image' };
+/** The 400 of compare-face-embeddings: only embeddings are involved. */
+const COMPARE_BAD_REQUEST: ErrorResponse = { status: 400, kind: 'validation-error', description: 'Invalid request (not JSON, embedding1 or embedding2 missing, not an array of finite numbers, empty, longer than 4,096, or of different lengths); `errors` names the field', detail: 'embedding2: must have the same length as embedding1' };
+
+const ERROR_RESPONSES: ReadonlyArray<ErrorResponse> = [
   { status: 401, kind: 'unauthorized', description: 'Missing or invalid authentication (ApiKey or Bearer token)', detail: 'Send "Authorization: ApiKey <key>" or "Authorization: Bearer <jwt>".' },
+  { status: 404, kind: 'not-found', description: 'No such path (in AWS also a known path with another method)', detail: 'No route for POST /v1/face-verification/detect-face.' },
+  { status: 405, kind: 'method-not-allowed', description: 'A known path with another method (local gateway; `Allow` names the method)', detail: 'Use POST /v1/face-verification/detect-faces.' },
   { status: 413, kind: 'payload-too-large', description: `Request body over ${LIMITS.maxRequestBodyBytes} bytes (Lambda's 6 MB synchronous payload limit)`, detail: `The request body must be at most ${LIMITS.maxRequestBodyBytes} bytes.` },
+  { status: 415, kind: 'unsupported-media-type', description: 'The body is not sent as JSON (`Content-Type` other than application/json)', detail: 'Send the request body as JSON with "Content-Type: application/json".' },
   { status: 429, kind: 'too-many-requests', description: 'Rate limit or quota of the API key exceeded; retry after the Retry-After header', detail: 'Rate limit exceeded; retry later.' },
   { status: 502, kind: 'bad-gateway', description: 'The face verification backend answered with an error or garbage', detail: 'The backend answered with an unusable response.' },
   { status: 503, kind: 'service-unavailable', description: 'The face verification backend is unavailable or overloaded', detail: 'The backend refused the connection.' },
   { status: 504, kind: 'gateway-timeout', description: 'The face verification backend did not answer in time', detail: `The backend did not answer within ${LIMITS.defaultBackendTimeoutMs} ms.` },
 ];
 
-function errorResponses() {
+function errorResponses(badRequest: ErrorResponse) {
   return Object.fromEntries(
-    ERROR_RESPONSES.map(({ status, kind, description, detail }) => [
+    [badRequest, ...ERROR_RESPONSES].map(({ status, kind, description, detail }) => [
       String(status),
       {
         description,
@@ -40,13 +50,24 @@ function errorResponses() {
   );
 }
 
-const operations: ReadonlyArray<{ path: string; operationId: string; summary: string; description: string; request: z.ZodType; response: z.ZodType; ok: string }> = [
+/**
+ * The request examples Swagger UI's "Try it out" sends: each one succeeds (200) against `npm start`
+ * (test/local/openapi-examples.test.ts posts them). The image is a real face photo under 20 KB.
+ */
+export const REQUEST_EXAMPLES = {
+  image: { image: { bytes: EXAMPLE_IMAGE_BASE64, url: null }, maxFaceCount: 1 },
+  compare: { embedding1: [0.123, -0.456, 0.789], embedding2: [0.125, -0.45, 0.792] },
+} as const;
+
+const operations: ReadonlyArray<{ path: string; operationId: string; summary: string; description: string; request: z.ZodType; example: unknown; badRequest: ErrorResponse; response: z.ZodType; ok: string }> = [
   {
     path: PATHS.detectFaces,
     operationId: 'detectFaces',
     summary: 'Detect Faces',
     description: 'Returns a list of detected faces on the provided image with their respective bounding boxes.',
     request: FaceImageRequestSchema,
+    example: REQUEST_EXAMPLES.image,
+    badRequest: IMAGE_BAD_REQUEST,
     response: DetectFacesResponseSchema,
     ok: 'Returns the detected faces results',
   },
@@ -56,6 +77,8 @@ const operations: ReadonlyArray<{ path: string; operationId: string; summary: st
     summary: 'Get Face Embeddings',
     description: 'Returns a list of face embeddings for all the detected faces in the provided image.',
     request: FaceImageRequestSchema,
+    example: REQUEST_EXAMPLES.image,
+    badRequest: IMAGE_BAD_REQUEST,
     response: GetFaceEmbeddingsResponseSchema,
     ok: 'Returns the face embeddings results',
   },
@@ -65,12 +88,18 @@ const operations: ReadonlyArray<{ path: string; operationId: string; summary: st
     summary: 'Compare Face Embeddings',
     description: 'Returns the similarity between two face embeddings as an integer in [-1, 100].',
     request: CompareFaceEmbeddingsRequestSchema,
+    example: REQUEST_EXAMPLES.compare,
+    badRequest: COMPARE_BAD_REQUEST,
     response: CompareFaceEmbeddingsResponseSchema,
     ok: 'Returns the similarity result',
   },
 ];
 
-/** Builds the OpenAPI 3.0.3 document. `serverUrl` defaults to `../..`, relative to the document's own URL. */
+/**
+ * Builds the OpenAPI 3.0.3 document.
+ * @param options.serverUrl the API's base path as the client sees it (`/prod` behind an execute-api stage, `/` locally
+ *   or behind a custom domain); the docs handler derives it from the request. @default '/'
+ */
 export function buildOpenApiDocument(options: { serverUrl?: string; version?: string } = {}) {
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'ApiKeyAuth', {
@@ -94,14 +123,16 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
       description: op.description,
       tags: ['Face Verification'],
       security: [{ ApiKeyAuth: [] }, { BearerAuth: [] }],
-      request: { body: { required: true, content: { 'application/json': { schema: op.request } } } },
+      // The media-type example wins over the schema's in Swagger UI: the full photo lives here only
+      // (the docs bundle), not in contract.ts, which every handler bundles.
+      request: { body: { required: true, content: { 'application/json': { schema: op.request, example: op.example } } } },
       responses: {
         200: { description: op.ok, content: { 'application/json': { schema: op.response } } },
-        ...errorResponses(),
+        ...errorResponses(op.badRequest),
       },
     });
   }
-  return new OpenApiGeneratorV3(registry.definitions).generateDocument({
+  const document = new OpenApiGeneratorV3(registry.definitions).generateDocument({
     openapi: '3.0.3',
     info: {
       title: 'Face Verification API',
@@ -110,7 +141,11 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
         'Self-hosted Face Verification API: same paths, fields and status codes as the vendor\'s hosted API. ' +
         'Errors are RFC 9457 problem details.',
     },
-    // Relative to /swagger/v1/swagger.json, `../..` is the API root, locally and behind an API Gateway stage path.
-    servers: [{ url: options.serverUrl ?? '../..' }],
+    servers: [{ url: options.serverUrl ?? '/', description: 'This API' }],
   });
+  // The request schema's own example (contract.ts, shared with every handler bundle) carries a short
+  // placeholder; in the document it is the full request, so no example in it is one that fails.
+  const requestSchema = document.components?.schemas?.FaceImageRequest as { example?: unknown } | undefined;
+  if (requestSchema) requestSchema.example = REQUEST_EXAMPLES.image;
+  return document;
 }

@@ -18,6 +18,7 @@ import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS, staticAllowOrigin } from '../../lambda/shared/cors.js';
 import { SWAGGER_UI_ASSETS } from '../../lambda/shared/docs.js';
 import { LIMITS } from '../../lambda/shared/limits.js';
 import { PROBLEM_CONTENT_TYPE, PROBLEM_KINDS, problem, type ProblemKind } from '../../lambda/shared/problem.js';
@@ -151,6 +152,9 @@ export class FaceApi extends Construct {
     super(scope, id);
     const { config, vpc, subnets, logRetention } = props;
     const inVpc = { vpc, vpcSubnets: subnets, securityGroups: [props.backend.clientSecurityGroup] };
+    // Browser apps allowed to read the answers (api.cors): the handlers echo an allowed Origin.
+    const allowOrigins = config.cors.allowOrigins;
+    const corsEnvironment: Record<string, string> = allowOrigins.length > 0 ? { CORS_ALLOW_ORIGINS: allowOrigins.join(',') } : {};
 
     // --- functions (environment variable and its grant side by side) ---
     const fetchImage = new HandlerFunction(this, 'FetchImage', {
@@ -178,12 +182,13 @@ export class FaceApi extends Construct {
         BACKEND_URL: props.backend.url,
         BACKEND_TIMEOUT_MS: String(LIMITS.defaultBackendTimeoutMs),
         FETCH_IMAGE_FUNCTION_NAME: fetchImage.fn.functionName,
+        ...corsEnvironment,
       },
     });
     // The proxy invokes the unqualified function by name: no version or alias ARNs needed.
     proxy.role.addToPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fetchImage.fn.functionArn] }));
 
-    const compareEnvironment: Record<string, string> = { COMPARE_MODE: props.compare.mode };
+    const compareEnvironment: Record<string, string> = { COMPARE_MODE: props.compare.mode, ...corsEnvironment };
     let afterCompareBundling: ((inputDir: string, outputDir: string) => string[]) | undefined;
     if (props.compare.mode === 'table') {
       const tableFile = projectPath(props.compare.scoreTableFile, props.projectDir);
@@ -215,7 +220,7 @@ export class FaceApi extends Construct {
         description: 'GET /swagger/index.html, Swagger UI assets and /swagger/v1/swagger.json',
         logRetention,
         memorySize: 256,
-        environment: { SWAGGER_UI_DIR: `/var/task/${SWAGGER_UI_BUNDLE_DIR}` },
+        environment: { SWAGGER_UI_DIR: `/var/task/${SWAGGER_UI_BUNDLE_DIR}`, ...corsEnvironment },
         afterBundling: (inputDir, outputDir) => [
           `mkdir -p "${outputDir}/${SWAGGER_UI_BUNDLE_DIR}"`,
           ...SWAGGER_UI_ASSETS.map((file) => `cp "${inputDir}/node_modules/swagger-ui-dist/${file}" "${outputDir}/${SWAGGER_UI_BUNDLE_DIR}/${file}"`),
@@ -276,6 +281,19 @@ export class FaceApi extends Construct {
         throttlingRateLimit: config.throttle.rateLimit,
         throttlingBurstLimit: config.throttle.burstLimit,
       },
+      // Preflight: an OPTIONS mock integration on every resource, without authorizer or key (browsers send
+      // no Authorization header on a preflight). With several origins CDK's mapping template echoes an
+      // allowed Origin (API Gateway developer guide, "Enabling CORS for a REST API resource").
+      ...(allowOrigins.length > 0
+        ? {
+            defaultCorsPreflightOptions: {
+              allowOrigins,
+              allowMethods: [...CORS_ALLOW_METHODS],
+              allowHeaders: [...CORS_ALLOW_HEADERS],
+              maxAge: Duration.seconds(CORS_MAX_AGE_SECONDS),
+            },
+          }
+        : {}),
     });
     const cloudWatchRole = this.api.node.tryFindChild('CloudWatchRole');
     if (cloudWatchRole) {
@@ -326,6 +344,10 @@ export class FaceApi extends Construct {
       reason: 'Clients authenticate as with the vendor: "Authorization: ApiKey <key>" or a Bearer JWT from the customer\'s own issuer, checked by the Lambda REQUEST authorizer; Cognito is not part of that contract.',
     });
 
+    // A gateway response header is a static value or a request-parameter mapping, with no condition on the
+    // Origin (API Gateway developer guide, "Gateway responses for REST APIs"): one allowed origin is named;
+    // with several, "*" keeps a 401/429 body readable by each of them (see staticAllowOrigin).
+    const errorAllowOrigin = staticAllowOrigin(allowOrigins);
     for (const response of GATEWAY_RESPONSES) {
       this.api.addGatewayResponse(response.id, {
         type: response.type,
@@ -333,6 +355,7 @@ export class FaceApi extends Construct {
         responseHeaders: {
           'Content-Type': `'${PROBLEM_CONTENT_TYPE}'`,
           ...(response.status === 401 ? { 'WWW-Authenticate': "'ApiKey, Bearer'" } : {}),
+          ...(errorAllowOrigin ? { 'Access-Control-Allow-Origin': `'${errorAllowOrigin}'`, 'Access-Control-Expose-Headers': `'${CORS_EXPOSE_HEADERS.join(', ')}'` } : {}),
         },
         templates: { 'application/json': gatewayResponseTemplate(response.kind, response.detail) },
       });

@@ -9,7 +9,7 @@ import { Duration, RemovalPolicy, Size, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, type ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, OutputFormat, type ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { PROJECT_DIR } from '../config.js';
@@ -167,6 +167,8 @@ export class HandlerFunction extends Construct {
         // loads each bundle with nothing but @aws-sdk/* and @smithy/* beside it.
         externalModules: ['@aws-sdk/*'],
         forceDockerBundling: false,
+        // CDK passes --log-level only when set (bundling.js), and esbuild's CLI default prints every file size.
+        logLevel: LogLevel.WARNING,
         commandHooks,
       },
     });

@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { PATHS } from '../../lambda/shared/contract.js';
+import { cliOrExit } from '../cli.js';
 import { fmt, isMain, machine, percentile, table } from './stats.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -304,7 +305,20 @@ export async function runLoadBench(): Promise<string> {
   return out.join('\n');
 }
 
+/** `npm run bench:load -- --help`. */
+export const LOAD_USAGE = `usage: npm run bench:load [-- --help]
+
+Drives the local gateway (a child process running local/server.ts) with autocannon:
+a fast fake backend at 64 connections, then the embedded engine at 2, 8 and 32
+connections. Prints Markdown; exit code 1 when a pass condition fails. Runs for at
+least LOAD_WARMUP_SECONDS + LOAD_SECONDS + 3 x LOAD_ENGINE_SECONDS (135 s with the
+defaults); nothing leaves 127.0.0.1. Not part of npm test.
+
+Environment: LOAD_SECONDS (60), LOAD_WARMUP_SECONDS (15), LOAD_ENGINE_SECONDS (20).
+  -h, --help   this text`;
+
 if (isMain(import.meta.url)) {
+  cliOrExit(process.argv.slice(2), { usage: LOAD_USAGE });
   runLoadBench().then(
     (markdown) => console.log(markdown),
     (error: unknown) => {

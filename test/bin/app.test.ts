@@ -103,4 +103,15 @@ describe('npx cdk synth with a bad configuration', () => {
       rmSync(outdir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('GIVEN -c stage=nosuch (no config/nosuch.json) WHEN cdk synth runs THEN it fails listing the known stages', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'face-cdk-cli-nosuch-'));
+    try {
+      const result = cdkSynth(outdir, '-c', 'stage=nosuch');
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toMatch(/stage: "nosuch" has no config\/nosuch\.json; known stages: dev, gpu, /);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

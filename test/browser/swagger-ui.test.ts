@@ -60,4 +60,25 @@ describe('Swagger UI in Chromium', () => {
     expect(answer.faces.length).toBeGreaterThan(0);
     expect(answer.faces[0].boundingBox.width).toBeGreaterThan(10);
   });
+
+  it('GIVEN a new user WHEN they Authorize, click Try it out and Execute on each operation without editing the body THEN every example answers 200', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${gw.url}/swagger/index.html`);
+    await page.waitForSelector('.opblock-summary-path');
+    // The Servers list names the gateway root, not a relative "../..".
+    expect((await page.locator('.servers select option').allInnerTexts()).map((t) => t.trim())).toEqual(['/ - This API']);
+    await page.click('button.authorize');
+    await page.locator('.modal-ux input').first().fill(`ApiKey ${gw.apiKeys[0]}`);
+    await page.locator('.modal-ux button.authorize').first().click();
+    await page.locator('.modal-ux button.close-modal').click();
+
+    for (const id of ['detectFaces', 'getFaceEmbeddings', 'compareFaceEmbeddings']) {
+      const operation = page.locator(`#operations-Face_Verification-${id}`);
+      await operation.locator('.opblock-summary').click();
+      await operation.locator('.try-out__btn').click();
+      await operation.locator('button.execute').click();
+      const status = operation.locator('.live-responses-table tbody .response-col_status').first();
+      await expect.poll(async () => (await status.innerText()).trim(), { timeout: 30_000, message: id }).toBe('200');
+    }
+  });
 });

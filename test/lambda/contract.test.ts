@@ -142,11 +142,24 @@ describe('OpenAPI document', () => {
     for (const path of ['detect-faces', 'get-face-embeddings', 'compare-face-embeddings']) {
       const op = doc.paths[`/v1/face-verification/${path}`].post;
       expect(op.security).toEqual([{ ApiKeyAuth: [] }, { BearerAuth: [] }]);
-      expect(Object.keys(op.responses).sort()).toEqual(['200', '400', '401', '413', '429', '502', '503', '504']);
+      expect(Object.keys(op.responses).sort()).toEqual(['200', '400', '401', '404', '405', '413', '415', '429', '502', '503', '504']);
       expect(op.responses['400'].content['application/problem+json'].example.status).toBe(400);
     }
     expect(doc.components.securitySchemes.ApiKeyAuth).toMatchObject({ type: 'apiKey', in: 'header', name: 'Authorization' });
     expect(doc.components.securitySchemes.BearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+  });
+
+  it('GIVEN the compare operation WHEN its 400 is read THEN it speaks of embeddings, not images or maxFaceCount', () => {
+    const compare = doc.paths['/v1/face-verification/compare-face-embeddings'].post.responses['400'];
+    expect(compare.description).toMatch(/embedding1 or embedding2/);
+    expect(JSON.stringify(compare)).not.toMatch(/image|maxFaceCount/i);
+    const detect = doc.paths['/v1/face-verification/detect-faces'].post.responses['400'];
+    expect(detect.description).toMatch(/JPEG\/PNG/);
+  });
+
+  it('GIVEN the document WHEN its Servers entry is read THEN it is an absolute base path, never ../..', () => {
+    expect(doc.servers).toEqual([{ url: '/', description: 'This API' }]);
+    expect((buildOpenApiDocument({ serverUrl: '/prod' }) as any).servers[0].url).toBe('/prod');
   });
 
   it('derives field rules from the zod schemas (nullable, bounds, default)', () => {

@@ -114,11 +114,13 @@ describe('face proxy handler', () => {
     expect(body.detail).not.toMatch(/boom|not json/);
   });
 
-  it('GIVEN the backend reports the image as undecodable (400 problem) THEN the 400 is relayed', async () => {
+  it('GIVEN the backend reports the image as undecodable (400 problem) THEN the 400 is relayed with errors naming image.bytes', async () => {
     backend.behave(answerJson(400, { type: 'x', title: 'bad image', status: 400, detail: 'The image could not be decoded.' }));
     const result = await handler(postEvent(PATHS.detectFaces, { image: { bytes: jpegB64 } }));
     expect(result.statusCode).toBe(400);
-    expect(JSON.parse(result.body).detail).toBe('The image could not be decoded.');
+    const body = JSON.parse(result.body);
+    expect(body.detail).toBe('The image could not be decoded.');
+    expect(body.errors).toEqual([{ field: 'image.bytes', reason: 'could not be decoded or processed by the face engine' }]);
   });
 
   it('GIVEN the backend is down THEN 503 with Retry-After', async () => {

@@ -324,3 +324,77 @@ describe('gatewayResponseTemplate', () => {
     expect(ACCESS_LOG_FORMAT).not.toMatch(/authorization|apiKey"|\$input|requestOverride|header/i);
   });
 });
+
+describe('FaceApi with api.cors', () => {
+  const APP = 'https://app.example.com';
+  const ADMIN = 'https://admin.example.com';
+
+  it('GIVEN two allowed origins WHEN synthesized (with cdk-nag) THEN every resource has an OPTIONS mock preflight without authorizer or key', () => {
+    // cdk-nag stays quiet: its API Gateway rules exempt OPTIONS (preflight) methods, so nothing is acknowledged for them.
+    const app = synth({ api: { cors: { allowOrigins: [APP, ADMIN] } } }, { nag: true });
+    try {
+      const json = app.json('api');
+      const options = resourcesOfType(json, 'AWS::ApiGateway::Method').filter(([, m]) => m.Properties.HttpMethod === 'OPTIONS');
+      // root, v1, face-verification, the three operations, swagger and swagger/{proxy+}
+      expect(options.length).toBe(resourcesOfType(json, 'AWS::ApiGateway::Resource').length + 1);
+      for (const [, method] of options) {
+        expect(method.Properties.AuthorizationType).toBe('NONE');
+        expect(method.Properties.ApiKeyRequired).toBe(false);
+        expect(method.Properties.Integration.Type).toBe('MOCK');
+        const params = method.Properties.Integration.IntegrationResponses[0].ResponseParameters;
+        expect(params['method.response.header.Access-Control-Allow-Origin']).toBe(`'${APP}'`);
+        expect(params['method.response.header.Access-Control-Allow-Headers']).toBe("'Authorization,Content-Type'");
+        expect(params['method.response.header.Access-Control-Allow-Methods']).toBe("'GET,POST,OPTIONS'");
+        expect(params['method.response.header.Access-Control-Max-Age']).toBe("'600'");
+        // With several origins, the mapping template echoes the request's Origin when it is one of them.
+        expect(method.Properties.Integration.IntegrationResponses[0].ResponseTemplates['application/json']).toContain(ADMIN);
+      }
+      const post = methodAt(json, 'detect-faces', 'POST');
+      expect(post.AuthorizationType).toBe('CUSTOM');
+      expect(methodAt(json, 'detect-faces', 'OPTIONS')).toBeDefined();
+    } finally {
+      app.cleanup();
+    }
+  });
+
+  it('GIVEN two allowed origins WHEN synthesized THEN every gateway response (401, 429, 4XX, 5XX ...) carries "*" and the handlers get CORS_ALLOW_ORIGINS', () => {
+    const app = synth({ api: { cors: { allowOrigins: [APP, ADMIN] } } });
+    try {
+      const json = app.json('api');
+      const responses = resourcesOfType(json, 'AWS::ApiGateway::GatewayResponse');
+      expect(responses.length).toBeGreaterThanOrEqual(15);
+      for (const [, response] of responses) {
+        expect(response.Properties.ResponseParameters['gatewayresponse.header.Access-Control-Allow-Origin'], response.Properties.ResponseType).toBe("'*'");
+        expect(response.Properties.ResponseParameters['gatewayresponse.header.Access-Control-Expose-Headers']).toBe("'x-request-id, retry-after'");
+      }
+      for (const pattern of [/^POST detect-faces/, /^POST compare-face-embeddings/, /^GET \/swagger/]) {
+        const [, fn] = functionByDescription(json, pattern);
+        expect(fn.Properties.Environment.Variables.CORS_ALLOW_ORIGINS, String(pattern)).toBe(`${APP},${ADMIN}`);
+      }
+    } finally {
+      app.cleanup();
+    }
+  });
+
+  it('GIVEN one allowed origin WHEN synthesized THEN the 401 gateway response names exactly that origin', () => {
+    const app = synth({ api: { cors: { allowOrigins: [APP] } } });
+    try {
+      const unauthorized = resourcesOfType(app.json('api'), 'AWS::ApiGateway::GatewayResponse').find(([, r]) => r.Properties.ResponseType === 'UNAUTHORIZED')!;
+      expect(unauthorized[1].Properties.StatusCode).toBe('401');
+      expect(unauthorized[1].Properties.ResponseParameters['gatewayresponse.header.Access-Control-Allow-Origin']).toBe(`'${APP}'`);
+    } finally {
+      app.cleanup();
+    }
+  });
+
+  it('GIVEN the default config (no origins) WHEN synthesized THEN there is no OPTIONS method and no CORS header anywhere', () => {
+    const app = synth({});
+    try {
+      const json = app.json('api');
+      expect(resourcesOfType(json, 'AWS::ApiGateway::Method').filter(([, m]) => m.Properties.HttpMethod === 'OPTIONS')).toEqual([]);
+      expect(JSON.stringify(json)).not.toMatch(/Access-Control-Allow-Origin|CORS_ALLOW_ORIGINS/);
+    } finally {
+      app.cleanup();
+    }
+  });
+});

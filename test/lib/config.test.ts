@@ -125,6 +125,14 @@ describe('parseConfig refuses bad values, naming the field', () => {
     expect(configError(input)).toMatch(message);
   });
 
+  it('GIVEN api.cors origins WHEN parsed THEN origins are kept, and a path, an upper-case host or "*" among others is refused', () => {
+    expect(parseConfig({}).api.cors.allowOrigins).toEqual([]);
+    expect(parseConfig({ api: { cors: { allowOrigins: ['https://app.example.com', 'http://localhost:5173'] } } }).api.cors.allowOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    expect(configError({ api: { cors: { allowOrigins: ['https://app.example.com/'] } } })).toMatch(/api\.cors\.allowOrigins\.0: must be "\*" or an origin/);
+    expect(configError({ api: { cors: { allowOrigins: ['https://App.example.com'] } } })).toMatch(/api\.cors\.allowOrigins\.0/);
+    expect(configError({ api: { cors: { allowOrigins: ['*', 'https://app.example.com'] } } })).toMatch(/api\.cors\.allowOrigins: must be \["\*"\] alone/);
+  });
+
   it('GIVEN several bad fields WHEN parsed THEN every one is listed', () => {
     const message = configError({ stage: 'Prod', tasks: { max: 0 }, logRetentionDays: 2 });
     expect(message).toMatch(/stage: must be 1-20 lower-case/);
@@ -160,8 +168,17 @@ describe('loadConfig (cdk.json context + config/<stage>.json)', () => {
     expect(config.alarms.email).toBe('ops@example.com');
   });
 
-  it('GIVEN -c stage=qa and no config/qa.json WHEN loaded THEN the stage alone is applied', () => {
-    expect(loadConfig({ getContext: context({ stage: 'qa' }), projectDir: dir }).stage).toBe('qa');
+  it('GIVEN -c stage=nosuch and no config/nosuch.json WHEN loaded THEN it is refused, listing the known stages', () => {
+    writeFileSync(join(dir, 'config', 'gpu.json'), '{}');
+    writeFileSync(join(dir, 'config', 'prod.json'), '{}');
+    expect(() => loadConfig({ getContext: context({ stage: 'nosuch' }), projectDir: dir })).toThrow(ConfigError);
+    expect(() => loadConfig({ getContext: context({ stage: 'nosuch' }), projectDir: dir })).toThrow(
+      /stage: "nosuch" has no config\/nosuch\.json; known stages: dev, gpu, prod/,
+    );
+  });
+
+  it('GIVEN -c stage=dev (the default) and no config/dev.json WHEN loaded THEN the defaults are used under that stage', () => {
+    expect(loadConfig({ getContext: context({ stage: 'dev' }), projectDir: dir }).stage).toBe('dev');
   });
 
   it('GIVEN a config file with a bad field WHEN loaded THEN the error names the field and the file', () => {

@@ -39,14 +39,32 @@ export interface Synthesized {
   cleanup(): void;
 }
 
+/**
+ * Runs `fn` without CDK's "Bundling asset <path>..." line: AssetStaging writes it to stderr
+ * unconditionally (aws-cdk-lib core/lib/asset-staging.js), which would fill `npm test` output.
+ * Everything else written to stderr passes through.
+ */
+function withoutBundlingBanner<T>(fn: () => T): T {
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: unknown, ...rest: unknown[]) =>
+    typeof chunk === 'string' && chunk.startsWith('Bundling asset ') ? true : (write as (...args: unknown[]) => boolean).call(process.stderr, chunk, ...rest)) as typeof process.stderr.write;
+  try {
+    return fn();
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
 /** Parses `input`, builds and synthesizes the app once. */
 export function synth(input: AppConfigInput = {}, options: SynthOptions = {}): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'face-cdk-'));
   const context = { ...cdkJsonContext(), ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) };
   const app = new App({ outdir, context });
   const config = parseConfig(input);
-  const stacks = buildApp(app, config, { nag: options.nag ?? false, imageRefreshToken: 'test-token' });
-  const assembly = app.synth();
+  const { stacks, assembly } = withoutBundlingBanner(() => {
+    const built = buildApp(app, config, { nag: options.nag ?? false, imageRefreshToken: 'test-token' });
+    return { stacks: built, assembly: app.synth() };
+  });
   const json = (stack: keyof FaceVerificationStacks) => assembly.getStackByName(stacks[stack].stackName).template as Record<string, any>;
   return {
     app,

@@ -109,6 +109,17 @@ describe('gateway + embedded engine (end to end)', () => {
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     expect(res.body.requestId).toBe(res.headers.get('x-request-id'));
+    expect(res.body.errors).toEqual([{ field: 'image.bytes', reason: expect.stringMatching(/not a readable JPEG/) }]);
+  });
+
+  it('GIVEN a JPEG whose header reads but whose pixels do not decode WHEN posted THEN the engine\'s 400 names image.bytes in errors', async () => {
+    // The whole header (dimensions readable, so the proxy forwards it), then the scan data cut off.
+    const jpeg = sample(3);
+    const broken = Buffer.concat([jpeg.subarray(0, Math.floor(jpeg.length / 3)), Buffer.alloc(64, 0x00)]);
+    const res = await gw.post(PATHS.detectFaces, { image: { bytes: broken.toString('base64') } });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    expect(res.body.errors).toEqual([{ field: 'image.bytes', reason: 'could not be decoded or processed by the face engine' }]);
   });
 
   it('an image URL on an allowed address is downloaded and detected', async () => {
