@@ -18,6 +18,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { CheckAnswer } from '../lambda/shared/compare-check.js';
 import { compareCheckFunctionName } from '../lib/constructs/compare-check.js';
 import { readStageOutputs, runningImageDigest } from './calibration/deployment.js';
+import { cliOrExit } from './cli.js';
 
 export const USAGE = 'usage: npm run compare-mode -- --stage <stage> (--status | --check | --table | --forward [--reason <text>]) [--outputs <cdk-outputs.json>] [--region <region>]';
 
@@ -35,21 +36,32 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+const COMPARE_MODE_OPTIONS = {
+  stage: { type: 'string' },
+  status: { type: 'boolean' },
+  check: { type: 'boolean' },
+  table: { type: 'boolean' },
+  forward: { type: 'boolean' },
+  reason: { type: 'string' },
+  outputs: { type: 'string' },
+  region: { type: 'string' },
+} as const;
+
+/** `npm run compare-mode -- --help`: the usage text. */
+export const COMPARE_MODE_USAGE = `${USAGE}
+  --status     what compare does now, who switched it, when and why
+  --check      run the live check of the table against the container now
+  --table      answer from the score table again (refused unless the table matches the running image and a fresh check agrees)
+  --forward    send every compare to the container; --reason <text> is recorded
+  Exit code 0: done; 1: refused or failed; 2: usage error. See docs/score-table.md.
+  -h, --help   this text`;
+
 export function parseCompareModeArgs(argv: readonly string[]): CompareModeArgs {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args: [...argv],
-      options: {
-        stage: { type: 'string' },
-        status: { type: 'boolean' },
-        check: { type: 'boolean' },
-        table: { type: 'boolean' },
-        forward: { type: 'boolean' },
-        reason: { type: 'string' },
-        outputs: { type: 'string' },
-        region: { type: 'string' },
-      },
+      options: COMPARE_MODE_OPTIONS,
       strict: true,
       allowPositionals: false,
     }));
@@ -134,6 +146,8 @@ export async function runCompareMode(args: CompareModeArgs, deps: CompareModeDep
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // --help and unknown flags are answered before anything else (scripts/cli.ts).
+  cliOrExit(process.argv.slice(2), { usage: COMPARE_MODE_USAGE, options: COMPARE_MODE_OPTIONS });
   let args: CompareModeArgs;
   try {
     args = parseCompareModeArgs(process.argv.slice(2));

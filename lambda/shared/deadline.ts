@@ -96,7 +96,11 @@ export function startRequestDeadline(options: RequestDeadlineOptions = {}): Requ
       return new Promise<T>((resolve, reject) => {
         const onAbort = () => reject(budgetExhausted(current, budgetMs));
         controller.signal.addEventListener('abort', onAbort, { once: true });
-        work.then(resolve, reject).finally(() => controller.signal.removeEventListener('abort', onAbort));
+        // A step whose own timeout was cut to what was left (the backend's) times out at the same moment as
+        // the budget; whichever timer fires first, the client is told it was the request's budget.
+        const onError = (error: unknown) =>
+          reject(error instanceof ApiError && error.kind === 'gateway-timeout' && Date.now() >= ends ? budgetExhausted(current, budgetMs) : error);
+        work.then(resolve, onError).finally(() => controller.signal.removeEventListener('abort', onAbort));
       });
     },
     dispose: () => clearTimeout(timer),
