@@ -124,8 +124,11 @@ const ComputeSchema = z.discriminatedUnion('mode', [
       cpu: z.union([z.literal(2048), z.literal(4096), z.literal(8192), z.literal(16384)]).default(4096),
       /** Task memory in MiB; at least 16384 (the container's hard limit). */
       memoryMiB: z.number().int().min(CONTAINER_MEMORY_LIMIT_MIB, `must be at least ${CONTAINER_MEMORY_LIMIT_MIB} (the container's 16 GiB hard memory limit)`).max(122_880).default(16_384),
-      /** Fargate platform version. */
-      platformVersion: z.enum(['LATEST', '1.4.0']).default('1.4.0'),
+      /**
+       * Fargate platform version. LATEST (today 1.4.0 for Linux, ECS developer guide "Fargate Linux
+       * platform versions") is what Control Tower control CT.ECS.PR.1 requires; "1.4.0" pins it.
+       */
+      platformVersion: z.enum(['LATEST', '1.4.0']).default('LATEST'),
       /** Fargate ephemeral storage in GiB (21-200); image layers are unpacked there. */
       ephemeralStorageGiB: int(21, 200).default(30),
     })
@@ -345,11 +348,15 @@ export const AppConfigSchema = z
       })
       .strict()
       .prefault({}),
-    /** CloudWatch Logs retention (days) for every log group. */
+    /**
+     * CloudWatch Logs retention (days) for every log group. One year by default: Control Tower
+     * control CT.CLOUDWATCH.PR.2 requires at least 365 days (the logs hold request metadata, never
+     * images, embeddings or keys).
+     */
     logRetentionDays: z
       .number()
       .refine((value) => (LOG_RETENTION_DAYS as readonly number[]).includes(value), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
-      .default(30),
+      .default(365),
     compare: CompareSchema.prefault({ mode: 'forward' }),
   })
   .strict()

@@ -22,6 +22,7 @@ import { SWAGGER_UI_ASSETS } from '../../lambda/shared/docs.js';
 import { LIMITS } from '../../lambda/shared/limits.js';
 import { PROBLEM_CONTENT_TYPE, PROBLEM_KINDS, problem, type ProblemKind } from '../../lambda/shared/problem.js';
 import { projectPath, type AppConfig } from '../config.js';
+import { acknowledgeControlTower } from '../control-tower.js';
 import { HandlerFunction } from './handler-function.js';
 
 /** The API's routes (vendor guide paths). */
@@ -157,6 +158,8 @@ export class FaceApi extends Construct {
       logRetention,
       memorySize: 512,
       timeout: Duration.millis(props.imageFetch.timeoutMs + 5000),
+      // DESIGN.md: the downloader of client-chosen URLs has internet egress and no route into the VPC (SSRF).
+      outsideVpcReason: 'it downloads client-chosen image URLs from the internet and must have no route to the VPC, the ALB or the instance metadata of anything inside (SSRF containment).',
       environment: {
         IMAGE_FETCH_ALLOW_CIDRS: props.imageFetch.allowCidrs.join(','),
         IMAGE_FETCH_MAX_BYTES: String(props.imageFetch.maxBytes),
@@ -198,7 +201,7 @@ export class FaceApi extends Construct {
       memorySize: 512,
       timeout: Duration.seconds(props.compare.mode === 'table' ? 10 : 30),
       // Only a forwarding compare needs the VPC (to reach the ALB).
-      ...(props.compare.mode === 'forward' ? inVpc : {}),
+      ...(props.compare.mode === 'forward' ? inVpc : { outsideVpcReason: 'in table mode it answers from the calibrated score table in its bundle and calls nothing.' }),
       environment: compareEnvironment,
       afterBundling: afterCompareBundling,
     });
@@ -211,6 +214,7 @@ export class FaceApi extends Construct {
         logRetention,
         memorySize: 256,
         environment: { SWAGGER_UI_DIR: `/var/task/${SWAGGER_UI_BUNDLE_DIR}` },
+        outsideVpcReason: 'it serves static Swagger UI files from its bundle and calls nothing.',
         afterBundling: (inputDir, outputDir) => [
           `mkdir -p "${outputDir}/${SWAGGER_UI_BUNDLE_DIR}"`,
           ...SWAGGER_UI_ASSETS.map((file) => `cp "${inputDir}/node_modules/swagger-ui-dist/${file}" "${outputDir}/${SWAGGER_UI_BUNDLE_DIR}/${file}"`),
@@ -242,6 +246,7 @@ export class FaceApi extends Construct {
       logRetention,
       memorySize: 256,
       environment: authorizerEnvironment,
+      outsideVpcReason: 'with jwt configured it fetches the issuer\'s JWKS from the internet, which the VPC (no NAT) cannot reach; it needs nothing inside the VPC.',
     });
     bearerSecret?.grantRead(authorizerFn.role);
 
@@ -279,6 +284,11 @@ export class FaceApi extends Construct {
         reason: 'The account-level role API Gateway uses to write logs; AWS documents this managed policy for it.',
       });
     }
+    // aws-cdk-lib scopes each API Gateway invoke permission with SourceArn = this API's execute-api ARN, built with
+    // Fn::Join; the Guard rule accepts only a literal or a Ref/GetAtt. A deploy-time hook sees the resolved ARN.
+    const scopedPermission = 'Principal apigateway.amazonaws.com with SourceArn = the execute-api ARN of this API (Fn::Join of partition, region, account and API id), which the static rule cannot read; it is not public.';
+    acknowledgeControlTower(this.api, 'CT.LAMBDA.PR.2', scopedPermission);
+    acknowledgeControlTower(authorizerFn.fn, 'CT.LAMBDA.PR.2', scopedPermission);
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG2',
       reason: 'Requests are validated in the handlers by the shared zod schema, so AWS and the laptop gateway answer the same problem JSON naming the field.',

@@ -164,7 +164,7 @@ describe('FaceApi (default configuration)', () => {
     const groups = resourcesOfType(json, 'AWS::Logs::LogGroup');
     for (const [, fn] of resourcesOfType(json, 'AWS::Lambda::Function')) {
       const group = fn.Properties.LoggingConfig.LogGroup.Ref;
-      expect(groups.find(([id]) => id === group)?.[1].Properties.RetentionInDays).toBe(30);
+      expect(groups.find(([id]) => id === group)?.[1].Properties.RetentionInDays).toBe(365);
     }
   });
 
