@@ -279,7 +279,12 @@ export const AppConfigSchema = z
     api: z
       .object({
         stageName: z.string().regex(/^[a-zA-Z0-9_]{1,64}$/, 'must be letters, digits or underscores').default('prod'),
-        /** Stage-wide throttle (every method). */
+        /**
+         * Stage-wide throttle: the cap on ALL clients together (API Gateway applies a stage's method
+         * throttle to the stage, not per key; "Throttle API requests for better throughput"). It is
+         * also each client's usage-plan throttle unless the client sets its own, which must not be
+         * above it (a plan above the stage cap can never be reached).
+         */
         throttle: ThrottleSchema.prefault({ rateLimit: 50, burstLimit: 100 }),
         /** Default per-client quota (a client's own `quota` wins). */
         quota: QuotaSchema.optional(),
@@ -289,9 +294,19 @@ export const AppConfigSchema = z
         authorizerCacheTtlSeconds: int(0, 3600).default(300),
         waf: z
           .object({
+            /**
+             * The web ACL: managed common rules, a per-IP rate limit and the 413 answer for bodies over
+             * the Lambda invoke limit. Without it, a body of 6-10 MB fails at Lambda's invoke limit
+             * before any handler runs and the client gets a 5xx (docs/first-deploy.md).
+             */
             enabled: z.boolean().default(true),
-            /** Requests per client IP per 5 minutes before the rate-based rule blocks (WAF minimum 10). */
-            rateLimitPer5Minutes: int(10, 2_000_000_000).default(2000),
+            /**
+             * Requests per client IP per 5 minutes before the rate-based rule blocks (WAF minimum 10).
+             * Must be at least the fastest usage plan's rate x 300 s, or the WAF blocks a client that
+             * keeps to its plan (clients behind one NAT address share the count).
+             * @default the fastest usage plan's rate x 300 s (50 rps x 300 = 15,000 by default)
+             */
+            rateLimitPer5Minutes: int(10, 2_000_000_000).optional(),
           })
           .strict()
           .prefault({}),
@@ -405,10 +420,61 @@ export const AppConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['compare', 'scoreTableFile'], message: existsSync(file) ? (err as Error).message : `${config.compare.scoreTableFile} does not exist` });
       }
     }
+    // Throttles that agree (issue 9, finding 11): no plan above the stage cap, no WAF limit below a plan.
+    const stageThrottle = config.api.throttle;
+    for (const plan of usagePlanThrottles(config)) {
+      if (plan.throttle.rateLimit > stageThrottle.rateLimit) {
+        ctx.addIssue({ code: 'custom', path: [...plan.path, 'rateLimit'], message: `must be at most api.throttle.rateLimit (${stageThrottle.rateLimit}): the stage throttle caps all clients together, so a faster plan is never reached` });
+      }
+      if (plan.throttle.burstLimit > stageThrottle.burstLimit) {
+        ctx.addIssue({ code: 'custom', path: [...plan.path, 'burstLimit'], message: `must be at most api.throttle.burstLimit (${stageThrottle.burstLimit}): the stage throttle caps all clients together` });
+      }
+    }
+    const wafLimit = config.api.waf.rateLimitPer5Minutes;
+    const needed = minimumWafRateLimit(config);
+    if (config.api.waf.enabled && wafLimit !== undefined && wafLimit < needed) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['api', 'waf', 'rateLimitPer5Minutes'],
+        message: `must be at least ${needed} (the fastest usage plan's ${maxPlanRate(config)} requests/s for 300 s): a lower per-IP limit blocks a client that keeps to its plan`,
+      });
+    }
     if (config.compute.mode === 'ec2-gpu' && config.compute.warmPool && config.compute.warmPool.minSize > config.compute.maxInstances) {
       ctx.addIssue({ code: 'custom', path: ['compute', 'warmPool', 'minSize'], message: `must be at most compute.maxInstances (${config.compute.maxInstances})` });
     }
   });
+
+type ThrottleConfig = z.output<typeof ThrottleSchema>;
+type ThrottleSource = { api: { throttle: ThrottleConfig; clients: ReadonlyArray<{ name: string; throttle?: ThrottleConfig }> }; jwt?: { throttle?: ThrottleConfig } };
+
+/** Every usage plan's throttle (a client's own, else the stage's), with the config path it comes from. */
+export function usagePlanThrottles(config: ThrottleSource): Array<{ name: string; path: Array<string | number>; throttle: ThrottleConfig }> {
+  const plans = config.api.clients.map((client, index) => ({
+    name: client.name,
+    path: client.throttle ? ['api', 'clients', index, 'throttle'] : ['api', 'throttle'],
+    throttle: client.throttle ?? config.api.throttle,
+  }));
+  if (config.jwt) plans.push({ name: 'bearer', path: config.jwt.throttle ? ['jwt', 'throttle'] : ['api', 'throttle'], throttle: config.jwt.throttle ?? config.api.throttle });
+  return plans;
+}
+
+/** The fastest usage plan's steady rate (requests per second). */
+function maxPlanRate(config: ThrottleSource): number {
+  return Math.max(...usagePlanThrottles(config).map((plan) => plan.throttle.rateLimit));
+}
+
+/**
+ * The lowest per-IP WAF limit (per 5-minute window; AWS WAF rate-based rules count over
+ * `evaluationWindowSec` = 300 here) that lets one client run at the fastest plan's rate.
+ */
+export function minimumWafRateLimit(config: ThrottleSource): number {
+  return Math.max(10, Math.ceil(maxPlanRate(config) * 300));
+}
+
+/** The per-IP WAF limit to deploy: the configured one, else {@link minimumWafRateLimit}. */
+export function wafRateLimitPer5Minutes(config: ThrottleSource & { api: { waf: { rateLimitPer5Minutes?: number } } }): number {
+  return config.api.waf.rateLimitPer5Minutes ?? minimumWafRateLimit(config);
+}
 
 /** The parsed, defaulted configuration every construct receives (through props). */
 export type AppConfig = z.output<typeof AppConfigSchema>;

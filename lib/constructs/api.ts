@@ -21,7 +21,7 @@ import { Construct } from 'constructs';
 import { SWAGGER_UI_ASSETS } from '../../lambda/shared/docs.js';
 import { LIMITS } from '../../lambda/shared/limits.js';
 import { PROBLEM_CONTENT_TYPE, PROBLEM_KINDS, problem, type ProblemKind } from '../../lambda/shared/problem.js';
-import { projectPath, type AppConfig } from '../config.js';
+import { projectPath, wafRateLimitPer5Minutes, type AppConfig } from '../config.js';
 import { acknowledgeControlTower } from '../control-tower.js';
 import { HandlerFunction } from './handler-function.js';
 
@@ -382,13 +382,15 @@ export class FaceApi extends Construct {
 
     // --- WAF ---
     if (config.waf.enabled) {
-      this.webAcl = createWebAcl(this, config.waf.rateLimitPer5Minutes);
+      this.webAcl = createWebAcl(this, wafRateLimitPer5Minutes({ api: config, jwt: props.jwt }));
       // stageArn refers to the Stage resource, so the association waits for the stage.
       new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', {
         resourceArn: stage.stageArn,
         webAclArn: this.webAcl.attrArn,
       });
     } else {
+      // Without the web ACL nothing answers 413 for bodies over LIMITS.maxRequestBodyBytes and up to API
+      // Gateway's 10 MB: Lambda refuses the oversized event before the handler runs (a 5xx).
       Validations.of(stage).acknowledge({ id: 'AwsSolutions-APIG3', reason: 'WAF turned off by configuration (api.waf.enabled = false).' });
     }
 
@@ -431,11 +433,41 @@ export function pascal(name: string): string {
     .join('');
 }
 
+/** The WAF rule answering 413 for a Content-Length over {@link LIMITS.maxRequestBodyBytes}. */
+export const BODY_TOO_LARGE_RULE = 'BodyOverLambdaLimit';
+
 /**
- * The web ACL: AWS managed common rules (with the 8 KB body-size rule counted,
- * not blocking: base64 images are far larger) and a per-IP rate-based rule
- * answering 429 with a problem body. Sampled requests stay off: they would
- * keep request headers (the Authorization key) for the console.
+ * A regular expression matching exactly the decimal integers greater than
+ * `limit` (leading zeros allowed), for an AWS WAF regex match on the
+ * Content-Length header: a WAF size constraint on a header compares the
+ * length of its value (7 characters for "6225921"), not its number, and a
+ * body inspection sees only the first 16-64 KB (AWS WAF developer guide,
+ * "Oversize web request components"). WAF regexes are at most 512 characters.
+ */
+export function integerGreaterThanRegex(limit: number): string {
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new Error(`integerGreaterThanRegex: ${limit} is not a non-negative integer`);
+  const digits = String(limit);
+  // Longer numbers are always greater; same length: equal up to position i, then a larger digit.
+  const alternatives = [`[1-9][0-9]{${digits.length},}`];
+  for (let i = 0; i < digits.length; i++) {
+    const digit = Number(digits[i]);
+    if (digit === 9) continue;
+    const rest = digits.length - i - 1;
+    alternatives.push(`${digits.slice(0, i)}[${digit + 1}-9]${rest > 0 ? `[0-9]{${rest}}` : ''}`);
+  }
+  return `^0*(?:${alternatives.join('|')})$`;
+}
+
+/**
+ * The web ACL: a Content-Length rule answering 413 with our problem body for
+ * bodies over the Lambda invoke limit (API Gateway accepts up to 10 MB, the
+ * function's event only about 6 MB, so without it such bodies fail before the
+ * handler and come back as a 5xx), AWS managed common rules (with the 8 KB
+ * body-size rule counted, not blocking: base64 images are far larger) and a
+ * per-IP rate-based rule answering 429 with a problem body. Requests the web
+ * ACL blocks never reach API Gateway's metrics, so they feed neither the 4XX
+ * nor the 5XX alarm. Sampled requests stay off: they would keep request
+ * headers (the Authorization key) for the console.
  */
 function createWebAcl(scope: Construct, rateLimit: number): wafv2.CfnWebACL {
   const visibility = (metricName: string): wafv2.CfnWebACL.VisibilityConfigProperty => ({
@@ -448,13 +480,32 @@ function createWebAcl(scope: Construct, rateLimit: number): wafv2.CfnWebACL {
     scope: 'REGIONAL',
     defaultAction: { allow: {} },
     visibilityConfig: visibility(`${name}-web-acl`),
+    // WAF custom response bodies: APPLICATION_JSON content type, codes 200-599 incl. 413 and 429
+    // (AWS WAF developer guide, "Supported status codes for custom responses").
     customResponseBodies: {
+      'payload-too-large': {
+        contentType: 'APPLICATION_JSON',
+        content: JSON.stringify(problem('payload-too-large', `The request body must be at most ${LIMITS.maxRequestBodyBytes} bytes.`)),
+      },
       'too-many-requests': {
         contentType: 'APPLICATION_JSON',
         content: JSON.stringify(problem('too-many-requests', 'Too many requests from this address; retry later.')),
       },
     },
     rules: [
+      {
+        name: BODY_TOO_LARGE_RULE,
+        priority: 0,
+        action: { block: { customResponse: { responseCode: 413, customResponseBodyKey: 'payload-too-large' } } },
+        statement: {
+          regexMatchStatement: {
+            fieldToMatch: { singleHeader: { Name: 'content-length' } },
+            regexString: integerGreaterThanRegex(LIMITS.maxRequestBodyBytes),
+            textTransformations: [{ priority: 0, type: 'NONE' }],
+          },
+        },
+        visibilityConfig: visibility('body-too-large'),
+      },
       {
         name: 'AWSManagedRulesCommonRuleSet',
         priority: 1,
