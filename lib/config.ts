@@ -202,7 +202,11 @@ const ComputeSchema = z.discriminatedUnion('mode', [
       mode: z.literal('fargate').describe('AWS Fargate tasks (CPU only).'),
       cpu: z.union([z.literal(2048), z.literal(4096), z.literal(8192), z.literal(16384)]).default(4096).describe('Task CPU units (2048, 4096, 8192 or 16384: sizes whose memory can hold the 16 GiB container).'),
       memoryMiB: z.number().int().min(CONTAINER_MEMORY_LIMIT_MIB, `must be at least ${CONTAINER_MEMORY_LIMIT_MIB} (the container's 16 GiB hard memory limit)`).max(122_880).default(16_384).describe('Task memory in MiB; at least 16384 (the container\'s hard limit).'),
-      platformVersion: z.enum(['LATEST', '1.4.0']).default('1.4.0').describe('Fargate platform version.'),
+      /**
+       * Fargate platform version. LATEST (today 1.4.0 for Linux, ECS developer guide "Fargate Linux
+       * platform versions") is what Control Tower control CT.ECS.PR.1 requires; "1.4.0" pins it.
+       */
+      platformVersion: z.enum(['LATEST', '1.4.0']).default('LATEST').describe('Fargate platform version: LATEST (what Control Tower control CT.ECS.PR.1 requires) or "1.4.0" to pin it.'),
       ephemeralStorageGiB: int(21, 200).default(30).describe('Fargate ephemeral storage in GiB (21-200); image layers are unpacked there.'),
     })
     .strict()
@@ -420,14 +424,31 @@ export const AppConfigSchema = z
     api: z
       .object({
         stageName: z.string().regex(/^[a-zA-Z0-9_]{1,64}$/, 'must be letters, digits or underscores').default('prod').describe('API Gateway stage name (part of the execute-api URL).'),
-        throttle: ThrottleSchema.prefault({ rateLimit: 50, burstLimit: 100 }).describe('Stage-wide throttle (every method).'),
+        /**
+         * Stage-wide throttle: the cap on ALL clients together (API Gateway applies a stage's method
+         * throttle to the stage, not per key; "Throttle API requests for better throughput"). It is
+         * also each client's usage-plan throttle unless the client sets its own, which must not be
+         * above it (a plan above the stage cap can never be reached).
+         */
+        throttle: ThrottleSchema.prefault({ rateLimit: 50, burstLimit: 100 }).describe('Stage-wide throttle: the cap on all clients together, and each client\'s plan throttle unless it sets its own (never above this).'),
         quota: QuotaSchema.optional().describe('Default per-client quota (a client\'s own `quota` wins).'),
         clients: z.array(ClientSchema).min(1).max(50).default([{ name: 'default' }]).describe('Named clients, each with its own API key and usage plan.'),
         authorizerCacheTtlSeconds: int(0, 3600).default(300).describe('Seconds API Gateway caches an authorizer decision per Authorization header (0 = off).'),
         waf: z
           .object({
-            enabled: z.boolean().default(true).describe('Attach a WAFv2 web ACL (AWS common rule set + per-IP rate rule).'),
-            rateLimitPer5Minutes: int(10, 2_000_000_000).default(2000).describe('Requests per client IP per 5 minutes before the rate-based rule blocks (WAF minimum 10).'),
+            /**
+             * The web ACL: managed common rules, a per-IP rate limit and the 413 answer for bodies over
+             * the Lambda invoke limit. Without it, a body of 6-10 MB fails at Lambda's invoke limit
+             * before any handler runs and the client gets a 5xx (docs/first-deploy.md).
+             */
+            enabled: z.boolean().default(true).describe('Attach a WAFv2 web ACL: AWS common rules, a per-IP rate rule, and the 413 answer for bodies over the Lambda invoke limit (without it such bodies get a 5xx).'),
+            /**
+             * Requests per client IP per 5 minutes before the rate-based rule blocks (WAF minimum 10).
+             * Must be at least the fastest usage plan's rate x 300 s, or the WAF blocks a client that
+             * keeps to its plan (clients behind one NAT address share the count).
+             * @default the fastest usage plan's rate x 300 s (50 rps x 300 = 15,000 by default)
+             */
+            rateLimitPer5Minutes: int(10, 2_000_000_000).optional().describe('Requests per client IP per 5 minutes before the rate-based rule blocks; at least the fastest usage plan\'s rate x 300 s (default: exactly that, 15,000 with the defaults).'),
           })
           .strict()
           .prefault({}),
@@ -489,11 +510,16 @@ export const AppConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * CloudWatch Logs retention (days) for every log group. One year by default: Control Tower
+     * control CT.CLOUDWATCH.PR.2 requires at least 365 days (the logs hold request metadata, never
+     * images, embeddings or keys).
+     */
     logRetentionDays: z
       .number()
       .refine((value) => (LOG_RETENTION_DAYS as readonly number[]).includes(value), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
-      .default(30)
-      .describe(`CloudWatch Logs retention (days) for every log group: one of ${LOG_RETENTION_DAYS.join(', ')}.`),
+      .default(365)
+      .describe(`CloudWatch Logs retention (days) for every log group (Control Tower CT.CLOUDWATCH.PR.2 asks for at least 365): one of ${LOG_RETENTION_DAYS.join(', ')}.`),
     compare: CompareSchema.prefault({ mode: 'forward' }),
   })
   .strict()
@@ -575,10 +601,61 @@ export const AppConfigSchema = z
         }
       }
     }
+    // Throttles that agree (issue 9, finding 11): no plan above the stage cap, no WAF limit below a plan.
+    const stageThrottle = config.api.throttle;
+    for (const plan of usagePlanThrottles(config)) {
+      if (plan.throttle.rateLimit > stageThrottle.rateLimit) {
+        ctx.addIssue({ code: 'custom', path: [...plan.path, 'rateLimit'], message: `must be at most api.throttle.rateLimit (${stageThrottle.rateLimit}): the stage throttle caps all clients together, so a faster plan is never reached` });
+      }
+      if (plan.throttle.burstLimit > stageThrottle.burstLimit) {
+        ctx.addIssue({ code: 'custom', path: [...plan.path, 'burstLimit'], message: `must be at most api.throttle.burstLimit (${stageThrottle.burstLimit}): the stage throttle caps all clients together` });
+      }
+    }
+    const wafLimit = config.api.waf.rateLimitPer5Minutes;
+    const needed = minimumWafRateLimit(config);
+    if (config.api.waf.enabled && wafLimit !== undefined && wafLimit < needed) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['api', 'waf', 'rateLimitPer5Minutes'],
+        message: `must be at least ${needed} (the fastest usage plan's ${maxPlanRate(config)} requests/s for 300 s): a lower per-IP limit blocks a client that keeps to its plan`,
+      });
+    }
     if (config.compute.mode === 'ec2-gpu' && config.compute.warmPool && config.compute.warmPool.minSize > config.compute.maxInstances) {
       ctx.addIssue({ code: 'custom', path: ['compute', 'warmPool', 'minSize'], message: `must be at most compute.maxInstances (${config.compute.maxInstances})` });
     }
   });
+
+type ThrottleConfig = z.output<typeof ThrottleSchema>;
+type ThrottleSource = { api: { throttle: ThrottleConfig; clients: ReadonlyArray<{ name: string; throttle?: ThrottleConfig }> }; jwt?: { throttle?: ThrottleConfig } };
+
+/** Every usage plan's throttle (a client's own, else the stage's), with the config path it comes from. */
+export function usagePlanThrottles(config: ThrottleSource): Array<{ name: string; path: Array<string | number>; throttle: ThrottleConfig }> {
+  const plans = config.api.clients.map((client, index) => ({
+    name: client.name,
+    path: client.throttle ? ['api', 'clients', index, 'throttle'] : ['api', 'throttle'],
+    throttle: client.throttle ?? config.api.throttle,
+  }));
+  if (config.jwt) plans.push({ name: 'bearer', path: config.jwt.throttle ? ['jwt', 'throttle'] : ['api', 'throttle'], throttle: config.jwt.throttle ?? config.api.throttle });
+  return plans;
+}
+
+/** The fastest usage plan's steady rate (requests per second). */
+function maxPlanRate(config: ThrottleSource): number {
+  return Math.max(...usagePlanThrottles(config).map((plan) => plan.throttle.rateLimit));
+}
+
+/**
+ * The lowest per-IP WAF limit (per 5-minute window; AWS WAF rate-based rules count over
+ * `evaluationWindowSec` = 300 here) that lets one client run at the fastest plan's rate.
+ */
+export function minimumWafRateLimit(config: ThrottleSource): number {
+  return Math.max(10, Math.ceil(maxPlanRate(config) * 300));
+}
+
+/** The per-IP WAF limit to deploy: the configured one, else {@link minimumWafRateLimit}. */
+export function wafRateLimitPer5Minutes(config: ThrottleSource & { api: { waf: { rateLimitPer5Minutes?: number } } }): number {
+  return config.api.waf.rateLimitPer5Minutes ?? minimumWafRateLimit(config);
+}
 
 /** The parsed, defaulted configuration every construct receives (through props). */
 export type AppConfig = z.output<typeof AppConfigSchema>;

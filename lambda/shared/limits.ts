@@ -2,8 +2,13 @@
  * Every limit the API enforces, in one place (README's limits table mirrors this file).
  */
 export const LIMITS = {
-  /** Lambda's synchronous invocation payload limit is 6 MB (6,291,456 bytes); API Gateway REST caps at 10 MB. */
-  maxRequestBodyBytes: 6 * 1024 * 1024,
+  /**
+   * Lambda's synchronous invocation payload limit is 6 MB (6,291,456 bytes) for the whole event, and
+   * API Gateway's proxy event carries the body as a JSON string beside the headers (twice: headers and
+   * multiValueHeaders, each up to API Gateway's 10 KB of headers) and the request context: 64 KiB of
+   * headroom keeps every body up to this size inside the invoke limit (API Gateway REST caps at 10 MB).
+   */
+  maxRequestBodyBytes: 6 * 1024 * 1024 - 64 * 1024,
   /** API Gateway REST API payload limit (10 MB), imitated by the local gateway. */
   apiGatewayMaxBodyBytes: 10 * 1024 * 1024,
   /** Decompression-bomb guard: no side above 8,192 px ... */

@@ -9,6 +9,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { restrictGrantsToAwsServices } from '../control-tower.js';
 
 export interface AlarmTopicProps {
   /** Address subscribed to the topic (AWS sends a confirmation e-mail first). @default no subscription */
@@ -36,6 +37,8 @@ export class AlarmTopic extends Construct {
         resources: ['*'],
       }),
     );
+    // Control Tower CT.KMS.PR.3: only AWS services may create grants on the key.
+    restrictGrantsToAwsServices(this.key);
     this.topic = new sns.Topic(this, 'Topic', {
       displayName: 'Face verification alarms',
       masterKey: this.key,

@@ -22,7 +22,8 @@ import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_A
 import { SWAGGER_UI_ASSETS } from '../../lambda/shared/docs.js';
 import { LIMITS } from '../../lambda/shared/limits.js';
 import { PROBLEM_CONTENT_TYPE, PROBLEM_KINDS, problem, type ProblemKind } from '../../lambda/shared/problem.js';
-import { projectPath, type AppConfig } from '../config.js';
+import { projectPath, wafRateLimitPer5Minutes, type AppConfig } from '../config.js';
+import { acknowledgeControlTower } from '../control-tower.js';
 import { HandlerFunction } from './handler-function.js';
 
 /** The API's routes (vendor guide paths). */
@@ -163,6 +164,8 @@ export class FaceApi extends Construct {
       logRetention,
       memorySize: 512,
       timeout: Duration.millis(props.imageFetch.timeoutMs + 5000),
+      // DESIGN.md: the downloader of client-chosen URLs has internet egress and no route into the VPC (SSRF).
+      outsideVpcReason: 'it downloads client-chosen image URLs from the internet and must have no route to the VPC, the ALB or the instance metadata of anything inside (SSRF containment).',
       environment: {
         IMAGE_FETCH_ALLOW_CIDRS: props.imageFetch.allowCidrs.join(','),
         IMAGE_FETCH_MAX_BYTES: String(props.imageFetch.maxBytes),
@@ -221,6 +224,7 @@ export class FaceApi extends Construct {
         logRetention,
         memorySize: 256,
         environment: { SWAGGER_UI_DIR: `/var/task/${SWAGGER_UI_BUNDLE_DIR}`, ...corsEnvironment },
+        outsideVpcReason: 'it serves static Swagger UI files from its bundle and calls nothing.',
         afterBundling: (inputDir, outputDir) => [
           `mkdir -p "${outputDir}/${SWAGGER_UI_BUNDLE_DIR}"`,
           ...SWAGGER_UI_ASSETS.map((file) => `cp "${inputDir}/node_modules/swagger-ui-dist/${file}" "${outputDir}/${SWAGGER_UI_BUNDLE_DIR}/${file}"`),
@@ -252,6 +256,7 @@ export class FaceApi extends Construct {
       logRetention,
       memorySize: 256,
       environment: authorizerEnvironment,
+      outsideVpcReason: 'with jwt configured it fetches the issuer\'s JWKS from the internet, which the VPC (no NAT) cannot reach; it needs nothing inside the VPC.',
     });
     bearerSecret?.grantRead(authorizerFn.role);
 
@@ -302,6 +307,11 @@ export class FaceApi extends Construct {
         reason: 'The account-level role API Gateway uses to write logs; AWS documents this managed policy for it.',
       });
     }
+    // aws-cdk-lib scopes each API Gateway invoke permission with SourceArn = this API's execute-api ARN, built with
+    // Fn::Join; the Guard rule accepts only a literal or a Ref/GetAtt. A deploy-time hook sees the resolved ARN.
+    const scopedPermission = 'Principal apigateway.amazonaws.com with SourceArn = the execute-api ARN of this API (Fn::Join of partition, region, account and API id), which the static rule cannot read; it is not public.';
+    acknowledgeControlTower(this.api, 'CT.LAMBDA.PR.2', scopedPermission);
+    acknowledgeControlTower(authorizerFn.fn, 'CT.LAMBDA.PR.2', scopedPermission);
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG2',
       reason: 'Requests are validated in the handlers by the shared zod schema, so AWS and the laptop gateway answer the same problem JSON naming the field.',
@@ -400,13 +410,15 @@ export class FaceApi extends Construct {
 
     // --- WAF ---
     if (config.waf.enabled) {
-      this.webAcl = createWebAcl(this, config.waf.rateLimitPer5Minutes);
+      this.webAcl = createWebAcl(this, wafRateLimitPer5Minutes({ api: config, jwt: props.jwt }));
       // stageArn refers to the Stage resource, so the association waits for the stage.
       new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', {
         resourceArn: stage.stageArn,
         webAclArn: this.webAcl.attrArn,
       });
     } else {
+      // Without the web ACL nothing answers 413 for bodies over LIMITS.maxRequestBodyBytes and up to API
+      // Gateway's 10 MB: Lambda refuses the oversized event before the handler runs (a 5xx).
       Validations.of(stage).acknowledge({ id: 'AwsSolutions-APIG3', reason: 'WAF turned off by configuration (api.waf.enabled = false).' });
     }
 
@@ -449,11 +461,41 @@ export function pascal(name: string): string {
     .join('');
 }
 
+/** The WAF rule answering 413 for a Content-Length over {@link LIMITS.maxRequestBodyBytes}. */
+export const BODY_TOO_LARGE_RULE = 'BodyOverLambdaLimit';
+
 /**
- * The web ACL: AWS managed common rules (with the 8 KB body-size rule counted,
- * not blocking: base64 images are far larger) and a per-IP rate-based rule
- * answering 429 with a problem body. Sampled requests stay off: they would
- * keep request headers (the Authorization key) for the console.
+ * A regular expression matching exactly the decimal integers greater than
+ * `limit` (leading zeros allowed), for an AWS WAF regex match on the
+ * Content-Length header: a WAF size constraint on a header compares the
+ * length of its value (7 characters for "6225921"), not its number, and a
+ * body inspection sees only the first 16-64 KB (AWS WAF developer guide,
+ * "Oversize web request components"). WAF regexes are at most 512 characters.
+ */
+export function integerGreaterThanRegex(limit: number): string {
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new Error(`integerGreaterThanRegex: ${limit} is not a non-negative integer`);
+  const digits = String(limit);
+  // Longer numbers are always greater; same length: equal up to position i, then a larger digit.
+  const alternatives = [`[1-9][0-9]{${digits.length},}`];
+  for (let i = 0; i < digits.length; i++) {
+    const digit = Number(digits[i]);
+    if (digit === 9) continue;
+    const rest = digits.length - i - 1;
+    alternatives.push(`${digits.slice(0, i)}[${digit + 1}-9]${rest > 0 ? `[0-9]{${rest}}` : ''}`);
+  }
+  return `^0*(?:${alternatives.join('|')})$`;
+}
+
+/**
+ * The web ACL: a Content-Length rule answering 413 with our problem body for
+ * bodies over the Lambda invoke limit (API Gateway accepts up to 10 MB, the
+ * function's event only about 6 MB, so without it such bodies fail before the
+ * handler and come back as a 5xx), AWS managed common rules (with the 8 KB
+ * body-size rule counted, not blocking: base64 images are far larger) and a
+ * per-IP rate-based rule answering 429 with a problem body. Requests the web
+ * ACL blocks never reach API Gateway's metrics, so they feed neither the 4XX
+ * nor the 5XX alarm. Sampled requests stay off: they would keep request
+ * headers (the Authorization key) for the console.
  */
 function createWebAcl(scope: Construct, rateLimit: number): wafv2.CfnWebACL {
   const visibility = (metricName: string): wafv2.CfnWebACL.VisibilityConfigProperty => ({
@@ -466,13 +508,32 @@ function createWebAcl(scope: Construct, rateLimit: number): wafv2.CfnWebACL {
     scope: 'REGIONAL',
     defaultAction: { allow: {} },
     visibilityConfig: visibility(`${name}-web-acl`),
+    // WAF custom response bodies: APPLICATION_JSON content type, codes 200-599 incl. 413 and 429
+    // (AWS WAF developer guide, "Supported status codes for custom responses").
     customResponseBodies: {
+      'payload-too-large': {
+        contentType: 'APPLICATION_JSON',
+        content: JSON.stringify(problem('payload-too-large', `The request body must be at most ${LIMITS.maxRequestBodyBytes} bytes.`)),
+      },
       'too-many-requests': {
         contentType: 'APPLICATION_JSON',
         content: JSON.stringify(problem('too-many-requests', 'Too many requests from this address; retry later.')),
       },
     },
     rules: [
+      {
+        name: BODY_TOO_LARGE_RULE,
+        priority: 0,
+        action: { block: { customResponse: { responseCode: 413, customResponseBodyKey: 'payload-too-large' } } },
+        statement: {
+          regexMatchStatement: {
+            fieldToMatch: { singleHeader: { Name: 'content-length' } },
+            regexString: integerGreaterThanRegex(LIMITS.maxRequestBodyBytes),
+            textTransformations: [{ priority: 0, type: 'NONE' }],
+          },
+        },
+        visibilityConfig: visibility('body-too-large'),
+      },
       {
         name: 'AWSManagedRulesCommonRuleSet',
         priority: 1,

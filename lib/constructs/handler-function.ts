@@ -5,7 +5,7 @@
  * permissions are scoped to the function's own log group.
  */
 import { join } from 'node:path';
-import { Duration, RemovalPolicy, Size, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -13,6 +13,7 @@ import { LogLevel, NodejsFunction, OutputFormat, type ICommandHooks } from 'aws-
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { PROJECT_DIR } from '../config.js';
+import { acknowledgeControlTower } from '../control-tower.js';
 
 /** The handler entries under `lambda/` (each `lambda/<name>.ts` exports `handler`). */
 export type HandlerName = 'authorizer' | 'proxy' | 'fetch-image' | 'compare' | 'compare-check' | 'docs' | 'image-mirror';
@@ -66,6 +67,13 @@ export interface HandlerFunctionProps {
   readonly wildcardReason?: string;
   /** Directory holding `lambda/` and `package-lock.json`. @default the project root */
   readonly projectDir?: string;
+  /**
+   * Why a function without `vpc` stays outside the VPC (acknowledges Control Tower
+   * CT.LAMBDA.PR.3 with this reason). A function outside the VPC without a reason
+   * fails test/lib/control-tower.test.ts.
+   * @default no acknowledgement
+   */
+  readonly outsideVpcReason?: string;
 }
 
 /** A bundled handler function with its own role and log group. */
@@ -180,5 +188,12 @@ export class HandlerFunction extends Construct {
         ? `X-Ray tracing (no resource-level permissions) and: ${props.wildcardReason}`
         : 'Only X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) is granted on "*"; X-Ray actions have no resource-level permissions.',
     });
+    if (!props.vpc && props.outsideVpcReason) {
+      acknowledgeControlTower(this.fn, 'CT.LAMBDA.PR.3', `Outside the VPC on purpose: ${props.outsideVpcReason}`);
+    } else if (props.vpc && Stack.of(props.vpc) !== Stack.of(this)) {
+      // The Guard rule accepts only literal ids or Ref/GetAtt of the same template; a CloudFormation
+      // hook (how Control Tower enforces the control at deploy time) sees the resolved ids and passes.
+      acknowledgeControlTower(this.fn, 'CT.LAMBDA.PR.3', 'The function is in the VPC: its subnet and security group ids come from another stack of this app, which the static rule cannot follow.');
+    }
   }
 }

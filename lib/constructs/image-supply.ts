@@ -26,6 +26,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import type { ImageSupplyConfig } from '../config.js';
+import { acknowledgeControlTower } from '../control-tower.js';
 import { HandlerFunction } from './handler-function.js';
 
 /** The vendor image the supply starts from. */
@@ -141,6 +142,7 @@ export class ImageSupply extends Construct {
           // create remove it (RetainExceptOnCreate: CloudFormation User Guide, "DeletionPolicy attribute").
           removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         });
+        acknowledgeControlTower(this.repository, 'CT.ECR.PR.3', 'The mirror re-points the vendor\'s moving tag (e.g. latest) at each new digest, which IMMUTABLE refuses; the task definition pins the image by digest (repository@sha256:...), so a moved tag never changes what runs.');
         this.mirrorFunction = this.createMirrorFunction('Mirror', 'Copies the vendor image into ECR (CloudFormation custom resource, every deploy)');
         const provider = new cr.Provider(this, 'Provider', {
           onEventHandler: this.mirrorFunction.fn,
@@ -159,6 +161,7 @@ export class ImageSupply extends Construct {
           id: 'AwsSolutions-L1',
           reason: 'CDK Provider framework function: aws-cdk-lib chooses its runtime.',
         });
+        acknowledgeControlTower(provider, 'CT.LAMBDA.PR.3', 'CDK Provider framework function: it only invokes the mirror function (Lambda API), which runs outside the VPC for the same reason.');
         this.mirrorResource = new CustomResource(this, 'Mirror', {
           serviceToken: provider.serviceToken,
           resourceType: 'Custom::VendorImageMirror',
@@ -348,6 +351,8 @@ export class ImageSupply extends Construct {
       ephemeralStorageSize: this.props.mirrorEphemeralStorageMiB ?? 2048,
       wildcardReason,
       functionName,
+      // The VPC has no internet route; the vendor's registry is in another account (and region).
+      outsideVpcReason: 'it pulls from the vendor\'s ECR registry in another account and region, which the VPC (no NAT, no internet route) cannot reach.',
       environment: {
         VENDOR_REGISTRY: vendor.registry,
         VENDOR_REPOSITORY: vendor.repository,

@@ -9,6 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct, type IConstruct } from 'constructs';
+import { restrictGrantsToAwsServices } from '../control-tower.js';
 
 export class LogEncryption extends Construct {
   /** The key every log group of this stack is encrypted with. */
@@ -35,6 +36,8 @@ export class LogEncryption extends Construct {
         conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:log-group:*` } },
       }),
     );
+    // Control Tower CT.KMS.PR.3: only AWS services may create grants on the key.
+    restrictGrantsToAwsServices(this.key);
     const keyArn = this.key.keyArn;
     const aspect: IAspect = {
       visit(node: IConstruct) {

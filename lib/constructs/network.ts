@@ -3,11 +3,12 @@
  * interface endpoints the service and the in-VPC functions need, the S3
  * gateway endpoint (ECR image layers live in S3), and flow logs.
  */
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { NetworkConfig } from '../config.js';
+import { acknowledgeControlTower } from '../control-tower.js';
 
 export interface NetworkProps {
   /** A new VPC, or an existing one described by ids (no lookups). */
@@ -63,6 +64,11 @@ export class Network extends Construct {
         subnetConfiguration: [{ name: 'private', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 20 }],
         restrictDefaultSecurityGroup: true,
       });
+      // aws-cdk-lib's singleton handler behind restrictDefaultSecurityGroup (created with the VPC).
+      const restrictDefaultSg = Stack.of(this).node.tryFindChild('Custom::VpcRestrictDefaultSGCustomResourceProvider');
+      if (restrictDefaultSg) {
+        acknowledgeControlTower(restrictDefaultSg, 'CT.LAMBDA.PR.3', 'aws-cdk-lib\'s handler that strips the default security group\'s rules runs once while the VPC is created; it calls only the EC2 API and cannot sit in the VPC it configures.');
+      }
     } else {
       this.vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
         vpcId: config.vpcId,

@@ -30,6 +30,7 @@ import {
   type AppConfig,
   type ComputeConfig,
 } from '../config.js';
+import { acknowledgeControlTower } from '../control-tower.js';
 
 /** The port the vendor container listens on (`-p 8080:8080/tcp`). */
 export const CONTAINER_PORT = 8080;
@@ -220,6 +221,9 @@ export class FaceService extends Construct {
         assignPublicIp: false,
         platformVersion: compute.platformVersion === 'LATEST' ? ecs.FargatePlatformVersion.LATEST : ecs.FargatePlatformVersion.VERSION1_4,
       });
+      if (compute.platformVersion !== 'LATEST') {
+        acknowledgeControlTower(this.service, 'CT.ECS.PR.1', `The Fargate platform version is pinned to ${compute.platformVersion} by configuration (compute.platformVersion).`);
+      }
     } else if (compute.mode === 'managed-gpu') {
       // aws-cdk-lib runs MANAGED_INSTANCES task definitions with FargateService and a capacity provider strategy
       // (aws-ecs README, "Managed Instances Capacity Providers"); no launch type, no platform version.
@@ -256,6 +260,8 @@ export class FaceService extends Construct {
       // Above the proxy's 25 s backend timeout so the proxy, not the ALB, decides.
       idleTimeout: Duration.seconds(60),
     });
+    acknowledgeControlTower(this.loadBalancer, 'CT.ELASTICLOADBALANCING.PR.5', 'The internal ALB holds no data and is recreated in minutes; deletion protection would make a rolled-back first create and `cdk destroy` stop at DELETE_FAILED (ELB user guide, "Deletion protection").');
+    acknowledgeControlTower(this.loadBalancer, 'CT.ELASTICLOADBALANCING.PR.6', 'Internal ALB reachable only from the proxy/compare functions; every request is already in the API Gateway JSON access log and the functions\' logs. ALB access logs need an S3 bucket with SSE-S3 only (ELB user guide, "Access logs"), itself failing the S3 controls.');
     Validations.of(this.loadBalancer).acknowledge({
       id: 'AwsSolutions-ELB2',
       reason: 'Internal ALB reachable only from the proxy/compare functions; every request is already in the API Gateway JSON access log and the functions\' logs (access logs to S3 would add a bucket and duplicate them).',
@@ -265,6 +271,7 @@ export class FaceService extends Construct {
       protocol: elbv2.ApplicationProtocol.HTTP,
       open: false,
     });
+    acknowledgeControlTower(listener, 'CT.ELASTICLOADBALANCING.PR.1', 'Internal listener inside the VPC (isolated subnets, security group open only to the API functions); HTTPS would need a certificate for the ALB\'s internal name, i.e. an ACM private CA. Clients reach the API over HTTPS at API Gateway.');
     this.targetGroup = listener.addTargets('Api', {
       port: CONTAINER_PORT,
       protocol: elbv2.ApplicationProtocol.HTTP,
@@ -314,6 +321,7 @@ export class FaceService extends Construct {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'ecr:GetAuthorizationToken (image pull) is account-wide and supports no resource-level permission.',
     });
+    acknowledgeControlTower(this.taskDefinition, 'CT.ECS.PR.3', 'The vendor guide\'s `docker run` sets no --user and the image\'s own user is not documented; forcing a UID could stop the entrypoint. The container keeps a read-only root file system, and on EC2 no-new-privileges.');
   }
 
   /**
@@ -464,6 +472,8 @@ export class FaceService extends Construct {
     });
     this.cluster.addAsgCapacityProvider(capacityProvider);
 
+    acknowledgeControlTower(asg, 'CT.AUTOSCALING.PR.1', 'The group spans one private subnet per availability zone of the network (VPCZoneIdentifier; 2 zones by default); the rule only reads the AvailabilityZones property, which CloudFormation needs only without VPCZoneIdentifier.');
+    acknowledgeControlTower(asg, 'CT.AUTOSCALING.PR.6', 'One GPU instance type, chosen in compute.instanceType so that its GPU and memory hold the task; other types would need their own sizing and calibration.');
     Validations.of(asg).acknowledge({
       id: 'AwsSolutions-AS3',
       reason: 'ECS managed scaling drives this group; task health, unhealthy targets and ECS CPU/memory alarms notify the alarm topic instead of per-instance scaling notifications.',

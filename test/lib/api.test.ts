@@ -129,6 +129,7 @@ describe('FaceApi (default configuration)', () => {
       Scope: 'REGIONAL',
       DefaultAction: { Allow: {} },
       Rules: [
+        Match.objectLike({ Name: 'BodyOverLambdaLimit', Action: { Block: { CustomResponse: { ResponseCode: 413, CustomResponseBodyKey: 'payload-too-large' } } } }),
         Match.objectLike({
           Name: 'AWSManagedRulesCommonRuleSet',
           Statement: { ManagedRuleGroupStatement: Match.objectLike({ VendorName: 'AWS', Name: 'AWSManagedRulesCommonRuleSet', RuleActionOverrides: [{ Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } }] }) },
@@ -136,7 +137,8 @@ describe('FaceApi (default configuration)', () => {
         Match.objectLike({
           Name: 'RateLimitPerIp',
           Action: { Block: { CustomResponse: { ResponseCode: 429, CustomResponseBodyKey: 'too-many-requests' } } },
-          Statement: { RateBasedStatement: { Limit: 2000, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } },
+          // Derived: the fastest plan (the stage's 25 rps here) for 300 s.
+          Statement: { RateBasedStatement: { Limit: 7500, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } },
         }),
       ],
       VisibilityConfig: Match.objectLike({ SampledRequestsEnabled: false }),
@@ -164,7 +166,7 @@ describe('FaceApi (default configuration)', () => {
     const groups = resourcesOfType(json, 'AWS::Logs::LogGroup');
     for (const [, fn] of resourcesOfType(json, 'AWS::Lambda::Function')) {
       const group = fn.Properties.LoggingConfig.LogGroup.Ref;
-      expect(groups.find(([id]) => id === group)?.[1].Properties.RetentionInDays).toBe(30);
+      expect(groups.find(([id]) => id === group)?.[1].Properties.RetentionInDays).toBe(365);
     }
   });
 

@@ -37,13 +37,13 @@ describe('parseConfig defaults', () => {
     expect(VENDOR_REGISTRY).toBe('249265253269.dkr.ecr.eu-west-1.amazonaws.com');
     expect(config.imageSupply).toMatchObject({ mode: 'mirror', rollout: 'pinned', schedule: 'rate(1 day)', vendorCredentials: { create: true } });
     expect(config.activationKey).toEqual({ create: true });
-    expect(config.compute).toEqual({ mode: 'fargate', cpu: 4096, memoryMiB: 16384, platformVersion: '1.4.0', ephemeralStorageGiB: 30 });
+    expect(config.compute).toEqual({ mode: 'fargate', cpu: 4096, memoryMiB: 16384, platformVersion: 'LATEST', ephemeralStorageGiB: 30 });
     expect(config.container.healthCheckPath).toBe('/swagger/index.html');
     expect(config.network).toMatchObject({ mode: 'new', cidr: '10.40.0.0/16', azCount: 2, endpoints: true, flowLogs: true });
     expect(config.api).toMatchObject({ stageName: 'prod', docs: 'public', waf: { enabled: true }, clients: [{ name: 'default' }] });
     expect(config.jwt).toBeUndefined();
     expect(config.compare).toEqual({ mode: 'forward' });
-    expect(config.logRetentionDays).toBe(30);
+    expect(config.logRetentionDays).toBe(365);
   });
 
   it('GIVEN a GPU compute block with only its mode WHEN parsed THEN the GPU defaults fill in', () => {

@@ -72,7 +72,7 @@ describe('FaceService on Fargate (default configuration)', () => {
   it('THEN container logs go to a log group with retention, non-blocking', () => {
     const container = containerOf(json);
     expect(container.LogConfiguration).toMatchObject({ LogDriver: 'awslogs', Options: { mode: 'non-blocking', 'awslogs-stream-prefix': 'api' } });
-    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
   });
 
   it('THEN the cluster has Container Insights', () => {
@@ -82,7 +82,8 @@ describe('FaceService on Fargate (default configuration)', () => {
   it('THEN the service keeps 100 % healthy during deployments and rolls back through the circuit breaker', () => {
     template.hasResourceProperties('AWS::ECS::Service', {
       LaunchType: 'FARGATE',
-      PlatformVersion: '1.4.0',
+      // Control Tower CT.ECS.PR.1 wants LATEST (today 1.4.0).
+      PlatformVersion: 'LATEST',
       DesiredCount: 2,
       DeploymentConfiguration: {
         MinimumHealthyPercent: 100,
