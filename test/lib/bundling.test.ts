@@ -274,10 +274,41 @@ describe('handler bundles (real esbuild)', () => {
     it('compare: the bundled score table gives the same similarity as the source; a bad body is a 400 problem', async () => {
       const bundle = bundleOf(/^POST compare-face-embeddings/);
       const body = { embedding1: [0.12, -0.4, 0.33, 0.8], embedding2: [0.1, -0.38, 0.3, 0.82] };
-      const run = await start('compare', bundle, environmentOf(bundle, {}), [
-        { name: 'score', event: postEvent(PATHS.compareFaceEmbeddings, body) },
-        { name: 'bad', event: postEvent(PATHS.compareFaceEmbeddings, { embedding1: [1, 2], embedding2: [1] }) },
-      ]);
+      // Table mode reads the live check's switch from Secrets Manager (docs/score-table.md): a loopback
+      // stand-in answers GetSecretValue with "table", so a forwarded compare (the fake backend's detect
+      // answer, no similarity) would fail the checks below.
+      const secretCalls: string[] = [];
+      const secrets = createServer((req, res) => {
+        secretCalls.push(String(req.headers['x-amz-target']));
+        req.resume();
+        req.on('end', () =>
+          res
+            .writeHead(200, { 'content-type': 'application/x-amz-json-1.1' })
+            .end(JSON.stringify({ Name: 'compare-mode', SecretString: JSON.stringify({ mode: 'table', by: 'deploy' }) })),
+        );
+      });
+      const secretsUrl = await listen(secrets, '127.0.0.1');
+      let run: BundleRun;
+      try {
+        run = await start(
+          'compare',
+          bundle,
+          {
+            ...environmentOf(bundle, { BACKEND_URL: backend.url, COMPARE_MODE_SECRET_ID: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:compare-mode-AbCdEf' }),
+            AWS_ACCESS_KEY_ID: 'AKIDLOCALTEST',
+            AWS_SECRET_ACCESS_KEY: 'local-test-only',
+            AWS_SESSION_TOKEN: 'local-test-only',
+            AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsUrl,
+          },
+          [
+            { name: 'score', event: postEvent(PATHS.compareFaceEmbeddings, body) },
+            { name: 'bad', event: postEvent(PATHS.compareFaceEmbeddings, { embedding1: [1, 2], embedding2: [1] }) },
+          ],
+        );
+      } finally {
+        await new Promise((resolve) => secrets.close(resolve));
+      }
+      if ('COMPARE_MODE_SECRET_ID' in bundle.environment) expect(secretCalls).toContain('secretsmanager.GetSecretValue');
       const expected = await createCompareHandler({ mode: 'table', table: loadScoreTable(tableFile), logger: recordingLogger() })(postEvent(PATHS.compareFaceEmbeddings, body));
       const score = answerOf(run, 'score');
       expect(score.statusCode).toBe(200);
