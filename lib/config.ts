@@ -8,6 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { deployableAllowCidrProblems } from '../lambda/shared/image-fetch/address-policy.js';
+import { DEFAULT_IMAGE_FETCH_CONFIG, MAX_IMAGE_BYTES_LIMIT } from '../lambda/shared/image-fetch/fetch-image.js';
 import { deployableTableProblem, loadScoreTable } from '../lambda/shared/score-table.js';
 
 /** The vendor's registry and repository, from the vendor guide's `docker pull` line. */
@@ -326,8 +328,23 @@ export const AppConfigSchema = z
     /** Where fetch-image may download from besides the public internet (CIDRs). */
     imageFetch: z
       .object({
-        allowCidrs: z.array(z.string()).default([]),
-        maxBytes: int(1024, 6 * 1024 * 1024).default(4 * 1024 * 1024),
+        /**
+         * CIDRs fetched even when private, on any port. Checked here with the runtime's own parser:
+         * at most /16 (IPv4) or /48 (IPv6) wide, never covering loopback, link-local or unspecified.
+         */
+        allowCidrs: z
+          .array(z.string())
+          .default([])
+          .superRefine((entries, ctx) => {
+            for (const { index, reason } of deployableAllowCidrProblems(entries)) ctx.addIssue({ code: 'custom', path: [index], message: reason });
+          }),
+        /** Largest image.url download; the runtime's own limit (base64 inside Lambda's 6 MB response). */
+        maxBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(MAX_IMAGE_BYTES_LIMIT, `must be at most ${MAX_IMAGE_BYTES_LIMIT}: the image travels back as base64 inside Lambda's 6 MB response`)
+          .default(DEFAULT_IMAGE_FETCH_CONFIG.maxBytes),
         timeoutMs: int(100, 25_000).default(10_000),
       })
       .strict()
