@@ -5,11 +5,11 @@
  * refused), API-key validation against usage plans, a per-key throttle (429 with
  * Retry-After), the 29 s integration timeout, and a request id on every answer.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayAuthorizerResult } from 'aws-lambda';
-import { createAuthorizer, keyId, UNAUTHORIZED } from '../lambda/shared/authorizer.js';
+import { bearerClientUsageKey, createAuthorizer, DEFAULT_BEARER_PLAN, keyId, Unauthorized, UNAUTHORIZED } from '../lambda/shared/authorizer.js';
 import { createBackendClient, type BackendClient } from '../lambda/shared/backend-client.js';
 import { createCompareHandler } from '../lambda/shared/compare.js';
 import { PATHS } from '../lambda/shared/contract.js';
@@ -93,8 +93,18 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   const buckets = env.RATE_LIMIT_RPS ? new TokenBuckets(env.RATE_LIMIT_RPS, env.RATE_LIMIT_BURST ?? Math.max(1, Math.ceil(env.RATE_LIMIT_RPS))) : undefined;
 
   const authorize = createAuthorizer({
-    jwt: env.JWT_ISSUER ? { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, jwksUri: env.JWT_JWKS_URI } : undefined,
-    jwtUsageKey: async () => jwtUsageKey,
+    jwt: env.JWT_ISSUER
+      ? { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, jwksUri: env.JWT_JWKS_URI, clientClaim: env.JWT_CLIENT_CLAIM, maxLifetimeSeconds: env.JWT_MAX_TOKEN_LIFETIME_SECONDS }
+      : undefined,
+    // Locally every client claim value is a client of its own: its own usage key, so its own
+    // RATE_LIMIT_RPS bucket (one client's 429 leaves the others alone). Only verified tokens get here.
+    bearerUsage: async (client) => {
+      if (!jwtUsageKey) return undefined;
+      if (client === undefined) return { key: jwtUsageKey, plan: DEFAULT_BEARER_PLAN };
+      const key = bearerClientUsageKey(jwtUsageKey, createHash('sha256').update(client).digest('hex').slice(0, 24));
+      validKeys.add(key);
+      return { key, plan: 'local-client' };
+    },
     logger: handlerLogger,
   });
   const compareMode = env.COMPARE_MODE ?? (env.BACKEND_URL ? 'forward' : 'table');
@@ -121,6 +131,8 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     headers['x-request-id'] = requestId;
     const body = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body ?? '', 'utf8');
     headers['content-length'] = String(body.length);
+    // A request body we did not read is not drained: the connection closes after the answer.
+    if (!res.req.complete) headers.connection = 'close';
     res.writeHead(result.statusCode, headers);
     res.end(res.req.method === 'HEAD' ? undefined : body);
   }
@@ -168,7 +180,11 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     try {
       result = await authorize(authorizerEvent(req.method!, path, req.headers, requestId));
     } catch (error) {
-      if ((error as Error).message === UNAUTHORIZED) throw new ApiError('unauthorized', 'The API key or token is missing, malformed, unknown or expired.');
+      if ((error as Error).message === UNAUTHORIZED) {
+        // The fixed refusal reason goes to the request's log line (the authorizer's own info line is dropped here).
+        const refusal = error instanceof Unauthorized ? error.reason : undefined;
+        throw Object.assign(new ApiError('unauthorized', 'The API key or token is missing, malformed, unknown or expired.'), { refusal });
+      }
       // API Gateway's AUTHORIZER_FAILURE; the deployment answers it with 503 too.
       throw new ApiError('service-unavailable', 'Authentication is temporarily unavailable; retry later.', { headers: { 'retry-after': '5' } });
     }
@@ -208,8 +224,8 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     }
 
     if (path === '/swagger' || path.startsWith('/swagger/')) {
-      const body = await readBody(req);
-      const event = proxyEvent({ method, path, resource: '/swagger/{proxy+}', query: url.searchParams, headers: req.headers, body: body ?? Buffer.alloc(0), requestId, sourceIp: req.socket.remoteAddress ?? '' });
+      // Public documentation answers GET/HEAD only: its body is never read (nor drained, see send).
+      const event = proxyEvent({ method, path, resource: '/swagger/{proxy+}', query: url.searchParams, headers: req.headers, body: Buffer.alloc(0), requestId, sourceIp: req.socket.remoteAddress ?? '' });
       const result = await docs(event);
       send(res, result, requestId);
       return { status: result.statusCode };
@@ -219,9 +235,8 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     if (!route) throw new ApiError('not-found', `No route for ${method} ${path.length > 200 ? `${path.slice(0, 200)}...` : path}.`);
     if (method !== route.method) throw new ApiError('method-not-allowed', `Use ${route.method} ${path}.`, { headers: { allow: route.method } });
 
-    const body = await readBody(req);
-    if (body === undefined) throw new ApiError('payload-too-large', `The request body must be at most ${LIMITS.apiGatewayMaxBodyBytes} bytes (API Gateway's limit).`);
-
+    // Credentials come from the headers alone: a caller that is refused or throttled is answered
+    // before one byte of its body is read (the connection is then closed, see below).
     const auth = await runAuthorizer(req, path, requestId);
     const usageKey = auth.usageIdentifierKey!;
     const id = keyId(usageKey);
@@ -231,6 +246,9 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
         throw Object.assign(new ApiError('too-many-requests', 'Rate limit exceeded for this API key; retry after the Retry-After header.', { headers: { 'retry-after': String(Math.max(1, Math.ceil(waitSeconds))) } }), { keyId: id });
       }
     }
+
+    const body = await readBody(req);
+    if (body === undefined) throw Object.assign(new ApiError('payload-too-large', `The request body must be at most ${LIMITS.apiGatewayMaxBodyBytes} bytes (API Gateway's limit).`), { keyId: id });
     const event = proxyEvent({
       method, path, resource: path, query: url.searchParams, headers: req.headers, body, requestId,
       sourceIp: req.socket.remoteAddress ?? '',
@@ -245,7 +263,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   const server: Server = createServer((req, res) => {
     const started = performance.now();
     const requestId = randomUUID();
-    const finish = (status: number, id?: string) =>
+    const finish = (status: number, id?: string, refusal?: string) =>
       log('info', 'request', {
         requestId,
         method: req.method,
@@ -253,6 +271,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
         status,
         latencyMs: Math.round((performance.now() - started) * 100) / 100,
         ...(id ? { keyId: id } : {}),
+        ...(refusal ? { refusal } : {}),
       });
     handle(req, res, requestId).then(
       ({ status, keyId: id }) => finish(status, id),
@@ -260,11 +279,12 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
         const apiError = error instanceof ApiError ? error : new ApiError('internal-error', 'An unexpected error occurred; quote the request id when reporting it.');
         if (!(error instanceof ApiError)) log('error', 'unexpected gateway error', { requestId, errorName: (error as Error)?.name });
         if (!res.headersSent) {
-          // After a refused oversized body, stop reading the rest of it.
-          if (apiError.status === 413) res.setHeader('connection', 'close');
+          // A refusal before the body was read (401, 429, 413 ...): close the connection instead of
+          // draining the rest of the body, so a refused caller cannot make us read its upload.
+          if (apiError.status === 413 || !req.complete) res.setHeader('connection', 'close');
           send(res, problemOf(apiError, requestId), requestId);
         } else res.destroy();
-        finish(apiError.status, (error as { keyId?: string }).keyId);
+        finish(apiError.status, (error as { keyId?: string }).keyId, (error as { refusal?: string }).refusal);
       },
     ).catch(() => res.destroy()); // a failure while answering a failure must not become an unhandled rejection (fatal in Node)
   });
