@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { DEFAULT_CLIENT_CLAIM, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS } from '../lambda/shared/authorizer.js';
 import { deployableAllowCidrProblems } from '../lambda/shared/image-fetch/address-policy.js';
 import { DEFAULT_IMAGE_FETCH_CONFIG, MAX_IMAGE_BYTES_LIMIT } from '../lambda/shared/image-fetch/fetch-image.js';
 import { deployableTableProblem, loadScoreTable } from '../lambda/shared/score-table.js';
@@ -84,6 +85,29 @@ const ClientSchema = z
     quota: QuotaSchema.optional(),
   })
   .strict();
+
+/**
+ * At most 25 configured Bearer clients: their claim values travel to the authorizer in one
+ * environment variable, and Lambda allows 4 KB of environment in all (Lambda quotas).
+ */
+export const MAX_BEARER_CLIENTS = 25;
+
+const BearerClientSchema = z
+  .object({
+    /** Client name: part of the usage plan's name and of the client's usage key. */
+    name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be 1-32 lower-case letters, digits or dashes, starting with a letter'),
+    /** The value of the client claim (`jwt.clientClaim`) in this client's tokens. */
+    claimValue: z.string().min(1).max(64),
+    throttle: ThrottleSchema.optional(),
+    quota: QuotaSchema.optional(),
+  })
+  .strict();
+
+/**
+ * Longest authorizer cache TTL with Bearer tokens: API Gateway keeps an Allow for the
+ * whole TTL, so a token can be used up to this long after its `exp`.
+ */
+export const MAX_JWT_AUTHORIZER_CACHE_TTL_SECONDS = 60;
 
 const ImageSupplySchema = z.discriminatedUnion('mode', [
   z
@@ -284,8 +308,12 @@ export const AppConfigSchema = z
         quota: QuotaSchema.optional(),
         /** Named clients, each with its own API key and usage plan. */
         clients: z.array(ClientSchema).min(1).max(50).default([{ name: 'default' }]),
-        /** Seconds API Gateway caches an authorizer decision per Authorization header (0 = off). */
-        authorizerCacheTtlSeconds: int(0, 3600).default(300),
+        /**
+         * Seconds API Gateway caches an authorizer decision per Authorization header (0 = off).
+         * Use {@link authorizerCacheTtlSeconds} for the effective value.
+         * @default 300, or 60 when `jwt` is configured (at most 60 then)
+         */
+        authorizerCacheTtlSeconds: int(0, 3600).optional(),
         waf: z
           .object({
             enabled: z.boolean().default(true),
@@ -320,10 +348,29 @@ export const AppConfigSchema = z
         issuer: z.string().url('must be an https URL').startsWith('https://', 'must be an https URL'),
         audience: z.array(z.string().min(1)).min(1),
         jwksUri: z.string().url('must be an https URL').startsWith('https://', 'must be an https URL').optional(),
-        /** Throttle of the usage plan Bearer callers are metered under. */
+        /** The claim naming a token's client (`sub` when a token lacks it). */
+        clientClaim: z.string().regex(/^[A-Za-z0-9_:.-]{1,64}$/, 'must be a claim name (1-64 letters, digits or _:.-)').default(DEFAULT_CLIENT_CLAIM),
+        /**
+         * Bearer clients with their own usage plan: `claimValue` is the client claim's value in
+         * their tokens. Every other client is metered under the default plan, which they share.
+         */
+        clients: z.array(BearerClientSchema).max(MAX_BEARER_CLIENTS).default([]),
+        /** Throttle of the default plan (unconfigured Bearer clients share it). @default api.throttle */
         throttle: ThrottleSchema.optional(),
+        /** Quota of the default plan. @default api.quota */
+        quota: QuotaSchema.optional(),
+        /** Longest accepted token lifetime, exp - iat, in seconds (tokens without exp are always refused). */
+        maxTokenLifetimeSeconds: int(60, 31 * 86_400).default(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS),
       })
       .strict()
+      .superRefine((jwt, ctx) => {
+        const names = jwt.clients.map((client) => client.name);
+        const duplicateName = names.find((name, index) => names.indexOf(name) !== index);
+        if (duplicateName) ctx.addIssue({ code: 'custom', path: ['clients'], message: `client name "${duplicateName}" is used twice` });
+        const values = jwt.clients.map((client) => client.claimValue);
+        const duplicateValue = values.findIndex((value, index) => values.indexOf(value) !== index);
+        if (duplicateValue >= 0) ctx.addIssue({ code: 'custom', path: ['clients', duplicateValue, 'claimValue'], message: 'is used by another client' });
+      })
       .optional(),
     /** Where fetch-image may download from besides the public internet (CIDRs). */
     imageFetch: z
@@ -382,6 +429,13 @@ export const AppConfigSchema = z
     if (duplicate) {
       ctx.addIssue({ code: 'custom', path: ['api', 'clients'], message: `client name "${duplicate}" is used twice` });
     }
+    if (config.jwt && config.api.authorizerCacheTtlSeconds !== undefined && config.api.authorizerCacheTtlSeconds > MAX_JWT_AUTHORIZER_CACHE_TTL_SECONDS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['api', 'authorizerCacheTtlSeconds'],
+        message: `must be at most ${MAX_JWT_AUTHORIZER_CACHE_TTL_SECONDS} when jwt is configured: a cached Allow outlives the token's exp by up to the TTL`,
+      });
+    }
     const net = config.network;
     if (net.mode === 'new') {
       if (net.availabilityZones && net.availabilityZones.length !== net.azCount) {
@@ -419,6 +473,17 @@ export const AppConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['compute', 'warmPool', 'minSize'], message: `must be at most compute.maxInstances (${config.compute.maxInstances})` });
     }
   });
+
+/**
+ * The authorizer cache TTL the API uses: the configured value, else 300 s, or
+ * 60 s when Bearer tokens are accepted. API Gateway caches a REQUEST
+ * authorizer's policy per identity source (the Authorization header) for the
+ * TTL and cannot shorten it per answer, so with tokens the TTL bounds how long
+ * after its `exp` a token still works.
+ */
+export function authorizerCacheTtlSeconds(config: Pick<AppConfig, 'api' | 'jwt'>): number {
+  return config.api.authorizerCacheTtlSeconds ?? (config.jwt ? MAX_JWT_AUTHORIZER_CACHE_TTL_SECONDS : 300);
+}
 
 /** The parsed, defaulted configuration every construct receives (through props). */
 export type AppConfig = z.output<typeof AppConfigSchema>;

@@ -13,7 +13,7 @@ import { bearerClientUsageKey, createAuthorizer, DEFAULT_BEARER_PLAN, keyId, Una
 import { createBackendClient, type BackendClient } from '../lambda/shared/backend-client.js';
 import { createCompareHandler } from '../lambda/shared/compare.js';
 import { PATHS } from '../lambda/shared/contract.js';
-import { createDocsHandler, defaultSwaggerUiDir } from '../lambda/shared/docs.js';
+import { AUTH_SCHEMES_ENV, authSchemesFromEnv, createDocsHandler, defaultSwaggerUiDir } from '../lambda/shared/docs.js';
 import { createFaceProxyHandler } from '../lambda/shared/face-proxy.js';
 import type { ApiEvent, ApiResult, HandlerLogger } from '../lambda/shared/http.js';
 import { createImageFetcher, imageFetchConfigFromEnv, type HostResolver } from '../lambda/shared/image-fetch/index.js';
@@ -117,7 +117,12 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     imageFetcher: createImageFetcher({ ...imageFetchConfigFromEnv(env as unknown as NodeJS.ProcessEnv), lookup: options.imageFetchLookup }),
     logger: handlerLogger,
   });
-  const docs = createDocsHandler({ swaggerUiDir: defaultSwaggerUiDir(), logger: handlerLogger });
+  // The same variable the CDK construct sets: Swagger UI offers Bearer only with a JWT issuer.
+  const docs = createDocsHandler({
+    swaggerUiDir: defaultSwaggerUiDir(),
+    logger: handlerLogger,
+    authSchemes: authSchemesFromEnv({ [AUTH_SCHEMES_ENV]: env.JWT_ISSUER ? 'ApiKey,Bearer' : 'ApiKey' }),
+  });
 
   const routes = new Map<string, Route>([
     [PATHS.detectFaces, { method: 'POST', auth: true, handler: proxy }],

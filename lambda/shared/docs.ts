@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { answer, requestIdOf, type ApiEvent, type ApiResult, type HandlerLogger } from './http.js';
-import { buildOpenApiDocument } from './openapi.js';
+import { buildOpenApiDocument, type AuthScheme } from './openapi.js';
 import { ApiError } from './problem.js';
 
 /** The swagger-ui-dist files served; anything else under /swagger/ is a 404. */
@@ -28,17 +28,37 @@ const INDEX_HTML = `<!DOCTYPE html>
 </html>
 `;
 
+// persistAuthorization stays off (its default): a key typed into "Authorize" lives in the
+// page's memory only, never in the browser's localStorage, and is gone when the tab closes.
 const INITIALIZER_JS = `window.onload = function () {
   window.ui = SwaggerUIBundle({
     url: './v1/swagger.json',
     dom_id: '#swagger-ui',
     deepLinking: true,
-    persistAuthorization: true,
+    persistAuthorization: false,
     presets: [SwaggerUIBundle.presets.apis],
     layout: 'BaseLayout',
   });
 };
 `;
+
+/** The environment variable naming the accepted schemes (`ApiKey` or `ApiKey,Bearer`), set by the CDK construct. */
+export const AUTH_SCHEMES_ENV = 'AUTH_SCHEMES';
+
+/**
+ * Reads {@link AUTH_SCHEMES_ENV}: a comma-separated list of `ApiKey` and `Bearer`.
+ * @default ['ApiKey'] (Bearer is shown only when a deployment says it accepts it)
+ * @throws Error naming the variable for an unknown scheme
+ */
+export function authSchemesFromEnv(env: Readonly<Record<string, string | undefined>>): AuthScheme[] {
+  const raw = env[AUTH_SCHEMES_ENV]?.trim();
+  if (!raw) return ['ApiKey'];
+  const schemes = raw.split(',').map((item) => item.trim()).filter(Boolean);
+  for (const scheme of schemes) {
+    if (scheme !== 'ApiKey' && scheme !== 'Bearer') throw new Error(`configuration: ${AUTH_SCHEMES_ENV} must list ApiKey and/or Bearer, got "${scheme}"`);
+  }
+  return [...new Set(schemes)] as AuthScheme[];
+}
 
 const CONTENT_TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
@@ -53,6 +73,8 @@ export function defaultSwaggerUiDir(): string {
 export interface DocsDeps {
   readonly swaggerUiDir: string;
   readonly logger: HandlerLogger;
+  /** The schemes the deployment accepts; the document offers only these. @default ['ApiKey'] */
+  readonly authSchemes?: readonly AuthScheme[];
 }
 
 export function createDocsHandler(deps: DocsDeps): (event: ApiEvent) => Promise<ApiResult> {
@@ -81,7 +103,7 @@ export function createDocsHandler(deps: DocsDeps): (event: ApiEvent) => Promise<
         case '/swagger-initializer.js':
           return { statusCode: 200, headers: headers(CONTENT_TYPES['.js']!, requestId), body: INITIALIZER_JS };
         case '/v1/swagger.json':
-          documentJson ??= JSON.stringify(buildOpenApiDocument());
+          documentJson ??= JSON.stringify(buildOpenApiDocument({ authSchemes: deps.authSchemes ?? ['ApiKey'] }));
           return { statusCode: 200, headers: headers('application/json; charset=utf-8', requestId), body: documentJson };
         default: {
           const name = sub.slice(1);

@@ -70,21 +70,33 @@ const operations: ReadonlyArray<{ path: string; operationId: string; summary: st
   },
 ];
 
-/** Builds the OpenAPI 3.0.3 document. `serverUrl` defaults to `../..`, relative to the document's own URL. */
-export function buildOpenApiDocument(options: { serverUrl?: string; version?: string } = {}) {
+/** The credential schemes a deployment accepts in the Authorization header. */
+export type AuthScheme = 'ApiKey' | 'Bearer';
+
+/**
+ * Builds the OpenAPI 3.0.3 document. `serverUrl` defaults to `../..`, relative to the document's own URL;
+ * `authSchemes` lists the schemes the deployment accepts (Bearer only with a JWT issuer). @default both
+ */
+export function buildOpenApiDocument(options: { serverUrl?: string; version?: string; authSchemes?: readonly AuthScheme[] } = {}) {
+  const schemes = options.authSchemes ?? ['ApiKey', 'Bearer'];
   const registry = new OpenAPIRegistry();
-  registry.registerComponent('securitySchemes', 'ApiKeyAuth', {
-    type: 'apiKey',
-    in: 'header',
-    name: 'Authorization',
-    description: 'Type the whole header value: `ApiKey <your key>`.',
-  });
-  registry.registerComponent('securitySchemes', 'BearerAuth', {
-    type: 'http',
-    scheme: 'bearer',
-    bearerFormat: 'JWT',
-    description: 'A JWT from the configured issuer: `Authorization: Bearer <jwt>`.',
-  });
+  if (schemes.includes('ApiKey')) {
+    registry.registerComponent('securitySchemes', 'ApiKeyAuth', {
+      type: 'apiKey',
+      in: 'header',
+      name: 'Authorization',
+      description: 'Type the whole header value: `ApiKey <your key>`.',
+    });
+  }
+  if (schemes.includes('Bearer')) {
+    registry.registerComponent('securitySchemes', 'BearerAuth', {
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+      description: 'A JWT from the configured issuer: `Authorization: Bearer <jwt>`.',
+    });
+  }
+  const security = schemes.map((scheme) => ({ [`${scheme}Auth`]: [] }));
   for (const op of operations) {
     registry.registerPath({
       method: 'post',
@@ -93,7 +105,7 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
       summary: op.summary,
       description: op.description,
       tags: ['Face Verification'],
-      security: [{ ApiKeyAuth: [] }, { BearerAuth: [] }],
+      security,
       request: { body: { required: true, content: { 'application/json': { schema: op.request } } } },
       responses: {
         200: { description: op.ok, content: { 'application/json': { schema: op.response } } },

@@ -133,6 +133,18 @@ describe('local gateway: Bearer clients and refusals', () => {
     }
   });
 
+  it('Swagger UI offers Bearer because JWT_ISSUER is set; a gateway without it offers ApiKey only', async () => {
+    const withJwt = (await (await fetch(`${gw.url}/swagger/v1/swagger.json`)).json()) as { components: { securitySchemes: object } };
+    expect(Object.keys(withJwt.components.securitySchemes).sort()).toEqual(['ApiKeyAuth', 'BearerAuth']);
+    const plain = await startTestGateway({ API_KEYS: KEY, BACKEND_URL: backend.url });
+    try {
+      const doc = (await (await fetch(`${plain.url}/swagger/v1/swagger.json`)).json()) as { components: { securitySchemes: object } };
+      expect(Object.keys(doc.components.securitySchemes)).toEqual(['ApiKeyAuth']);
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('keeps answering after refused uploads', async () => {
     const res = await gw.post(PATHS.detectFaces, { image: { bytes: jpegB64 } }, { authorization: `ApiKey ${KEY}` });
     expect(res.status).toBe(200);
