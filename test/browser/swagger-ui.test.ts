@@ -50,9 +50,9 @@ describe('Swagger UI in Chromium', () => {
     await page.locator('.modal-ux button.authorize').first().click();
     await page.locator('.modal-ux button.close-modal').click();
     // The key lives in the page's memory only: nothing in localStorage (persistAuthorization off).
-    const stored = await page.evaluate(() => JSON.stringify(Object.entries(window.localStorage)));
+    const stored = await page.evaluate(() => JSON.stringify(Object.entries((globalThis as unknown as { localStorage: Record<string, string> }).localStorage)));
     expect(stored).not.toContain(gw.apiKeys[0]);
-    expect(await page.evaluate(() => window.localStorage.getItem('authorized'))).toBeNull();
+    expect(await page.evaluate(() => (globalThis as unknown as { localStorage: { getItem(key: string): string | null } }).localStorage.getItem('authorized'))).toBeNull();
 
     const small = await sharp(sample(1)).resize({ width: 640 }).jpeg({ quality: 85 }).toBuffer();
     const operation = page.locator('#operations-Face_Verification-detectFaces');
