@@ -34,7 +34,8 @@ describe('FaceApi with Bearer clients', () => {
   let template: Template;
   let json: Record<string, any>;
   beforeAll(() => {
-    app = synth({ jwt: JWT, api: { quota: { limit: 9, period: 'WEEK' } } });
+    // With cdk-nag: the per-client keys and plans need no new acknowledgement.
+    app = synth({ jwt: JWT, api: { quota: { limit: 9, period: 'WEEK' } } }, { nag: true });
     template = app.template('api');
     json = app.json('api');
   });
