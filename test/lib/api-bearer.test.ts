@@ -74,6 +74,13 @@ describe('FaceApi with Bearer clients', () => {
     expect(new Set(planOfKey.values()).size).toBe(4);
   });
 
+  it('THEN each client\'s usage plan id is a stack output (for aws apigateway get-usage)', () => {
+    const outputs = json.Outputs as Record<string, { Value: { Ref: string } }>;
+    const plans = new Map(resourcesOfType(json, 'AWS::ApiGateway::UsagePlan').map(([id, plan]) => [id, plan.Properties.Description]));
+    expect(plans.get(outputs.UsagePlanIdBearerMobile!.Value.Ref)).toBe('Usage plan of Bearer client "mobile"');
+    expect(plans.get(outputs.UsagePlanIdBearerPartner!.Value.Ref)).toBe('Usage plan of Bearer client "partner"');
+  });
+
   it('THEN the authorizer cache keeps an answer at most 60 s (a token outlives its exp by at most that)', () => {
     template.hasResourceProperties('AWS::ApiGateway::Authorizer', { AuthorizerResultTtlInSeconds: 60 });
   });
