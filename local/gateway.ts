@@ -90,6 +90,9 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   const jwtUsageKey = env.JWT_USAGE_KEY ?? (env.JWT_ISSUER ? `jwt-${randomBytes(16).toString('hex')}` : undefined);
   // API Gateway checks usageIdentifierKey against the keys of its usage plans; so do we.
   const validKeys = new Set([...apiKeys, ...(jwtUsageKey ? [jwtUsageKey] : [])]);
+  // A Bearer client's local key is the usage key plus a hash of its claim value: recognised by form, not stored.
+  const bearerClientKey = jwtUsageKey ? new RegExp(`^${bearerClientUsageKey(jwtUsageKey, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[0-9a-f]{24}$`) : undefined;
+  const isValidKey = (key: string) => validKeys.has(key) || (bearerClientKey?.test(key) ?? false);
   const buckets = env.RATE_LIMIT_RPS ? new TokenBuckets(env.RATE_LIMIT_RPS, env.RATE_LIMIT_BURST ?? Math.max(1, Math.ceil(env.RATE_LIMIT_RPS))) : undefined;
 
   const authorize = createAuthorizer({
@@ -101,9 +104,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     bearerUsage: async (client) => {
       if (!jwtUsageKey) return undefined;
       if (client === undefined) return { key: jwtUsageKey, plan: DEFAULT_BEARER_PLAN };
-      const key = bearerClientUsageKey(jwtUsageKey, createHash('sha256').update(client).digest('hex').slice(0, 24));
-      validKeys.add(key);
-      return { key, plan: 'local-client' };
+      return { key: bearerClientUsageKey(jwtUsageKey, createHash('sha256').update(client).digest('hex').slice(0, 24)), plan: 'local-client' };
     },
     logger: handlerLogger,
   });
@@ -196,7 +197,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     const allowed = result.policyDocument.Statement.some((statement) => statement.Effect === 'Allow');
     if (!allowed) throw new ApiError('unauthorized', 'The API key or token is not allowed here.');
     // INVALID_API_KEY is a 403 in API Gateway; the deployment customises it to 401, as the vendor answers.
-    if (!result.usageIdentifierKey || !validKeys.has(result.usageIdentifierKey)) {
+    if (!result.usageIdentifierKey || !isValidKey(result.usageIdentifierKey)) {
       throw new ApiError('unauthorized', 'The API key or token is missing, malformed, unknown or expired.');
     }
     return result;
