@@ -429,6 +429,14 @@ export const AppConfigSchema = z
     if (duplicate) {
       ctx.addIssue({ code: 'custom', path: ['api', 'clients'], message: `client name "${duplicate}" is used twice` });
     }
+    if (config.jwt) {
+      // The Bearer keys, plans and outputs are named Bearer<Client>: an API-key client "bearer-x" would take the same names.
+      config.api.clients.forEach((client, index) => {
+        if (client.name === 'bearer' || client.name.startsWith('bearer-')) {
+          ctx.addIssue({ code: 'custom', path: ['api', 'clients', index, 'name'], message: `"${client.name}" is reserved for the Bearer usage plans when jwt is configured; rename the client` });
+        }
+      });
+    }
     if (config.jwt && config.api.authorizerCacheTtlSeconds !== undefined && config.api.authorizerCacheTtlSeconds > MAX_JWT_AUTHORIZER_CACHE_TTL_SECONDS) {
       ctx.addIssue({
         code: 'custom',

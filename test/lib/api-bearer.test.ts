@@ -129,6 +129,14 @@ describe('jwt configuration', () => {
     expect(error({ jwt: { issuer: JWT.issuer, audience: ['a'], clients: [{ name: 'a', claimValue: 'x' }, { name: 'b', claimValue: 'x' }] } })).toContain('jwt.clients.1.claimValue: is used by another client');
   });
 
+  it('refuses API-key client names that would take the Bearer plans\' construct and output names', () => {
+    expect(error({ jwt: { issuer: JWT.issuer, audience: ['a'], clients: [{ name: 'mobile', claimValue: 'x' }] }, api: { clients: [{ name: 'bearer-mobile' }] } })).toContain(
+      'api.clients.0.name: "bearer-mobile" is reserved for the Bearer usage plans',
+    );
+    expect(error({ jwt: { issuer: JWT.issuer, audience: ['a'] }, api: { clients: [{ name: 'web' }, { name: 'bearer' }] } })).toContain('api.clients.1.name');
+    expect(parseConfig({ api: { clients: [{ name: 'bearer-mobile' }] } }).api.clients[0]!.name).toBe('bearer-mobile');
+  });
+
   it('refuses more clients than fit the authorizer environment', () => {
     const clients = Array.from({ length: 26 }, (_, i) => ({ name: `c${i}`, claimValue: `v${i}` }));
     expect(error({ jwt: { issuer: JWT.issuer, audience: ['a'], clients } })).toContain('jwt.clients');
