@@ -7,6 +7,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PATHS } from '../../lambda/shared/contract.js';
+import { gatewayEnvFrom } from '../../local/config.js';
 import { answerJson, startFakeBackend, type FakeBackend } from '../helpers/fake-backend.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { sample } from '../helpers/images.js';
@@ -148,5 +149,15 @@ describe('local gateway: Bearer clients and refusals', () => {
   it('keeps answering after refused uploads', async () => {
     const res = await gw.post(PATHS.detectFaces, { image: { bytes: jpegB64 } }, { authorization: `ApiKey ${KEY}` });
     expect(res.status).toBe(200);
+  });
+});
+
+describe('npm start configuration: loopback decided by an IP parser (issue 10, point 5)', () => {
+  it.each(['127.evil.example', '127.0.0.1.nip.io', '0.0.0.0', '::'])('HOST=%s is not loopback: API_KEYS must be set', (host) => {
+    expect(() => gatewayEnvFrom({ HOST: host })).toThrow(/API_KEYS: must be set when HOST/);
+  });
+
+  it.each(['127.0.0.1', '127.0.0.2', '::1', 'localhost'])('HOST=%s is loopback: a key may be generated', (host) => {
+    expect(gatewayEnvFrom({ HOST: host }).API_KEYS).toEqual([]);
   });
 });
