@@ -8,7 +8,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { DEFAULT_CLIENT_CLAIM, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS } from '../lambda/shared/authorizer.js';
 import { originProblem } from '../lambda/shared/cors.js';
+import { deployableAllowCidrProblems } from '../lambda/shared/image-fetch/address-policy.js';
+import { DEFAULT_IMAGE_FETCH_CONFIG, MAX_IMAGE_BYTES_LIMIT } from '../lambda/shared/image-fetch/fetch-image.js';
 import { deployableTableProblem, loadScoreTable, staleTableMessage, tableImageDigest } from '../lambda/shared/score-table.js';
 
 /** The vendor's registry and repository, from the vendor guide's `docker pull` line. */
@@ -170,6 +173,29 @@ const ClientSchema = z
     quota: QuotaSchema.optional().describe('This client\'s quota (default: api.quota).'),
   })
   .strict();
+
+/**
+ * At most 25 configured Bearer clients: their claim values travel to the authorizer in one
+ * environment variable, and Lambda allows 4 KB of environment in all (Lambda quotas).
+ */
+export const MAX_BEARER_CLIENTS = 25;
+
+const BearerClientSchema = z
+  .object({
+    /** Client name: part of the usage plan's name and of the client's usage key. */
+    name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be 1-32 lower-case letters, digits or dashes, starting with a letter'),
+    /** The value of the client claim (`jwt.clientClaim`) in this client's tokens. */
+    claimValue: z.string().min(1).max(64),
+    throttle: ThrottleSchema.optional(),
+    quota: QuotaSchema.optional(),
+  })
+  .strict();
+
+/**
+ * Longest authorizer cache TTL with Bearer tokens: API Gateway keeps an Allow for the
+ * whole TTL, so a token can be used up to this long after its `exp`.
+ */
+export const MAX_JWT_AUTHORIZER_CACHE_TTL_SECONDS = 60;
 
 const ImageSupplySchema = z.discriminatedUnion('mode', [
   z
@@ -433,7 +459,14 @@ export const AppConfigSchema = z
         throttle: ThrottleSchema.prefault({ rateLimit: 50, burstLimit: 100 }).describe('Stage-wide throttle: the cap on all clients together, and each client\'s plan throttle unless it sets its own (never above this).'),
         quota: QuotaSchema.optional().describe('Default per-client quota (a client\'s own `quota` wins).'),
         clients: z.array(ClientSchema).min(1).max(50).default([{ name: 'default' }]).describe('Named clients, each with its own API key and usage plan.'),
-        authorizerCacheTtlSeconds: int(0, 3600).default(300).describe('Seconds API Gateway caches an authorizer decision per Authorization header (0 = off).'),
+        /**
+         * Seconds API Gateway caches an authorizer decision per Authorization header (0 = off).
+         * Use {@link authorizerCacheTtlSeconds} for the effective value.
+         * @default 300, or 60 when `jwt` is configured (at most 60 then)
+         */
+        authorizerCacheTtlSeconds: int(0, 3600)
+          .optional()
+          .describe('Seconds API Gateway caches an authorizer decision per Authorization header (0 = off); default 300, or 60 (and at most 60) when jwt is configured, so a token works at most 60 s past its exp.'),
         waf: z
           .object({
             /**
@@ -489,14 +522,58 @@ export const AppConfigSchema = z
         issuer: z.string().url('must be an https URL').startsWith('https://', 'must be an https URL').describe('Token issuer (iss), https.'),
         audience: z.array(z.string().min(1)).min(1).describe('Accepted audiences (aud).'),
         jwksUri: z.string().url('must be an https URL').startsWith('https://', 'must be an https URL').optional().describe('JWKS URL (default: <issuer>/.well-known/jwks.json).'),
-        throttle: ThrottleSchema.optional().describe('Throttle of the usage plan Bearer callers are metered under.'),
+        clientClaim: z
+          .string()
+          .regex(/^[A-Za-z0-9_:.-]{1,64}$/, 'must be a claim name (1-64 letters, digits or _:.-)')
+          .default(DEFAULT_CLIENT_CLAIM)
+          .describe('The claim naming a token\'s client (`sub` when a token lacks it); each client is metered separately.'),
+        /**
+         * Bearer clients with their own usage plan: `claimValue` is the client claim's value in
+         * their tokens. Every other client is metered under the default plan, which they share.
+         */
+        clients: z
+          .array(BearerClientSchema)
+          .max(MAX_BEARER_CLIENTS)
+          .default([])
+          .describe('Bearer clients with their own usage plan ({name, claimValue, throttle?, quota?}); every other client shares the default plan.'),
+        throttle: ThrottleSchema.optional().describe('Throttle of the default Bearer plan (unconfigured clients share it); default api.throttle.'),
+        quota: QuotaSchema.optional().describe('Quota of the default Bearer plan; default api.quota.'),
+        maxTokenLifetimeSeconds: int(60, 31 * 86_400)
+          .default(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS)
+          .describe('Longest accepted token lifetime, exp - iat, in seconds (tokens without exp are always refused).'),
       })
       .strict()
-      .optional().describe('Bearer JWT: without it, Bearer tokens are refused and only API keys work.'),
+      .superRefine((jwt, ctx) => {
+        const names = jwt.clients.map((client) => client.name);
+        const duplicateName = names.find((name, index) => names.indexOf(name) !== index);
+        if (duplicateName) ctx.addIssue({ code: 'custom', path: ['clients'], message: `client name "${duplicateName}" is used twice` });
+        const values = jwt.clients.map((client) => client.claimValue);
+        const duplicateValue = values.findIndex((value, index) => values.indexOf(value) !== index);
+        if (duplicateValue >= 0) ctx.addIssue({ code: 'custom', path: ['clients', duplicateValue, 'claimValue'], message: 'is used by another client' });
+      })
+      .optional()
+      .describe('Bearer JWT: without it, Bearer tokens are refused and only API keys work.'),
     imageFetch: z
       .object({
-        allowCidrs: z.array(z.string()).default([]).describe('CIDRs exempted from the SSRF address policy; addresses in them may also use ports other than 80/443.'),
-        maxBytes: int(1024, 6 * 1024 * 1024).default(4 * 1024 * 1024).describe('Largest downloadable image in bytes.'),
+        /**
+         * CIDRs fetched even when private, on any port. Checked here with the runtime's own parser:
+         * at most /16 (IPv4) or /48 (IPv6) wide, never covering loopback, link-local or unspecified.
+         */
+        allowCidrs: z
+          .array(z.string())
+          .default([])
+          .superRefine((entries, ctx) => {
+            for (const { index, reason } of deployableAllowCidrProblems(entries)) ctx.addIssue({ code: 'custom', path: [index], message: reason });
+          })
+          .describe('CIDRs exempted from the SSRF address policy (addresses in them may also use ports other than 80/443): at most /16 (IPv4) or /48 (IPv6), never covering loopback, link-local or unspecified.'),
+        /** Largest image.url download; the runtime's own limit (base64 inside Lambda's 6 MB response). */
+        maxBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(MAX_IMAGE_BYTES_LIMIT, `must be at most ${MAX_IMAGE_BYTES_LIMIT}: the image travels back as base64 inside Lambda's 6 MB response`)
+          .default(DEFAULT_IMAGE_FETCH_CONFIG.maxBytes)
+          .describe(`Largest downloadable image in bytes (at most ${MAX_IMAGE_BYTES_LIMIT}: the image travels back as base64 inside Lambda's 6 MB response).`),
         timeoutMs: int(100, 25_000).default(10_000).describe('Total download deadline in ms (DNS, redirects, body).'),
       })
       .strict()
@@ -534,6 +611,21 @@ export const AppConfigSchema = z
     const duplicate = names.find((name, index) => names.indexOf(name) !== index);
     if (duplicate) {
       ctx.addIssue({ code: 'custom', path: ['api', 'clients'], message: `client name "${duplicate}" is used twice` });
+    }
+    if (config.jwt) {
+      // The Bearer keys, plans and outputs are named Bearer<Client>: an API-key client "bearer-x" would take the same names.
+      config.api.clients.forEach((client, index) => {
+        if (client.name === 'bearer' || client.name.startsWith('bearer-')) {
+          ctx.addIssue({ code: 'custom', path: ['api', 'clients', index, 'name'], message: `"${client.name}" is reserved for the Bearer usage plans when jwt is configured; rename the client` });
+        }
+      });
+    }
+    if (config.jwt && config.api.authorizerCacheTtlSeconds !== undefined && config.api.authorizerCacheTtlSeconds > MAX_JWT_AUTHORIZER_CACHE_TTL_SECONDS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['api', 'authorizerCacheTtlSeconds'],
+        message: `must be at most ${MAX_JWT_AUTHORIZER_CACHE_TTL_SECONDS} when jwt is configured: a cached Allow outlives the token's exp by up to the TTL`,
+      });
     }
     const net = config.network;
     if (net.mode === 'new') {
@@ -626,7 +718,10 @@ export const AppConfigSchema = z
   });
 
 type ThrottleConfig = z.output<typeof ThrottleSchema>;
-type ThrottleSource = { api: { throttle: ThrottleConfig; clients: ReadonlyArray<{ name: string; throttle?: ThrottleConfig }> }; jwt?: { throttle?: ThrottleConfig } };
+type ThrottleSource = {
+  api: { throttle: ThrottleConfig; clients: ReadonlyArray<{ name: string; throttle?: ThrottleConfig }> };
+  jwt?: { throttle?: ThrottleConfig; clients?: ReadonlyArray<{ name: string; throttle?: ThrottleConfig }> };
+};
 
 /** Every usage plan's throttle (a client's own, else the stage's), with the config path it comes from. */
 export function usagePlanThrottles(config: ThrottleSource): Array<{ name: string; path: Array<string | number>; throttle: ThrottleConfig }> {
@@ -635,7 +730,18 @@ export function usagePlanThrottles(config: ThrottleSource): Array<{ name: string
     path: client.throttle ? ['api', 'clients', index, 'throttle'] : ['api', 'throttle'],
     throttle: client.throttle ?? config.api.throttle,
   }));
-  if (config.jwt) plans.push({ name: 'bearer', path: config.jwt.throttle ? ['jwt', 'throttle'] : ['api', 'throttle'], throttle: config.jwt.throttle ?? config.api.throttle });
+  if (config.jwt) {
+    const bearerDefault = config.jwt.throttle ?? config.api.throttle;
+    plans.push({ name: 'bearer', path: config.jwt.throttle ? ['jwt', 'throttle'] : ['api', 'throttle'], throttle: bearerDefault });
+    // Each configured Bearer client has a plan of its own (its throttle, else the default Bearer plan's).
+    (config.jwt.clients ?? []).forEach((client, index) =>
+      plans.push({
+        name: `bearer-${client.name}`,
+        path: client.throttle ? ['jwt', 'clients', index, 'throttle'] : config.jwt!.throttle ? ['jwt', 'throttle'] : ['api', 'throttle'],
+        throttle: client.throttle ?? bearerDefault,
+      }),
+    );
+  }
   return plans;
 }
 
@@ -655,6 +761,17 @@ export function minimumWafRateLimit(config: ThrottleSource): number {
 /** The per-IP WAF limit to deploy: the configured one, else {@link minimumWafRateLimit}. */
 export function wafRateLimitPer5Minutes(config: ThrottleSource & { api: { waf: { rateLimitPer5Minutes?: number } } }): number {
   return config.api.waf.rateLimitPer5Minutes ?? minimumWafRateLimit(config);
+}
+
+/**
+ * The authorizer cache TTL the API uses: the configured value, else 300 s, or
+ * 60 s when Bearer tokens are accepted. API Gateway caches a REQUEST
+ * authorizer's policy per identity source (the Authorization header) for the
+ * TTL and cannot shorten it per answer, so with tokens the TTL bounds how long
+ * after its `exp` a token still works.
+ */
+export function authorizerCacheTtlSeconds(config: Pick<AppConfig, 'api' | 'jwt'>): number {
+  return config.api.authorizerCacheTtlSeconds ?? (config.jwt ? MAX_JWT_AUTHORIZER_CACHE_TTL_SECONDS : 300);
 }
 
 /** The parsed, defaulted configuration every construct receives (through props). */

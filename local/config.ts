@@ -3,6 +3,8 @@
  * a bad value stops the start with a message naming the variable.
  */
 import { z } from 'zod';
+import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS } from '../lambda/shared/authorizer.js';
+import { isLoopbackHost } from '../lambda/shared/image-fetch/address-policy.js';
 import { originProblem } from '../lambda/shared/cors.js';
 import { LIMITS } from '../lambda/shared/limits.js';
 
@@ -55,6 +57,10 @@ export const GatewayEnvSchema = z
     JWT_AUDIENCE: list,
     JWT_JWKS_URI: optionalString,
     JWT_USAGE_KEY: optionalString,
+    /** The claim naming a Bearer client (each value gets its own RATE_LIMIT_RPS bucket); `sub` when absent. */
+    JWT_CLIENT_CLAIM: optionalString,
+    /** Longest accepted token lifetime (exp - iat) in seconds. */
+    JWT_MAX_TOKEN_LIFETIME_SECONDS: int(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, 60, 31 * 86_400),
     COMPARE_MODE: z.enum(['table', 'forward']).optional(),
     SCORE_TABLE: optionalString,
     /** Seconds between live checks of the table against BACKEND_URL (COMPARE_MODE=table with a BACKEND_URL). */
@@ -75,7 +81,7 @@ export const GatewayEnvSchema = z
     }),
   })
   .superRefine((env, ctx) => {
-    const loopback = env.HOST === 'localhost' || env.HOST === '::1' || env.HOST.startsWith('127.');
+    const loopback = isLoopbackHost(env.HOST);
     if (!loopback && env.API_KEYS.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['API_KEYS'], message: `must be set when HOST (${env.HOST}) is not a loopback address` });
     }

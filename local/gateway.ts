@@ -5,16 +5,16 @@
  * refused), API-key validation against usage plans, a per-key throttle (429 with
  * Retry-After), the 29 s integration timeout, and a request id on every answer.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayAuthorizerResult } from 'aws-lambda';
-import { createAuthorizer, keyId, UNAUTHORIZED } from '../lambda/shared/authorizer.js';
+import { bearerClientUsageKey, createAuthorizer, DEFAULT_BEARER_PLAN, keyId, Unauthorized, UNAUTHORIZED } from '../lambda/shared/authorizer.js';
 import { createBackendClient, type BackendClient } from '../lambda/shared/backend-client.js';
 import { createCompareHandler } from '../lambda/shared/compare.js';
 import { CORS_EXPOSE_HEADERS, preflightHeaders, staticAllowOrigin, withCors } from '../lambda/shared/cors.js';
 import { PATHS } from '../lambda/shared/contract.js';
-import { createDocsHandler, defaultSwaggerUiDir } from '../lambda/shared/docs.js';
+import { AUTH_SCHEMES_ENV, authSchemesFromEnv, createDocsHandler, defaultSwaggerUiDir } from '../lambda/shared/docs.js';
 import { createFaceProxyHandler } from '../lambda/shared/face-proxy.js';
 import type { ApiEvent, ApiResult, HandlerLogger } from '../lambda/shared/http.js';
 import { createImageFetcher, imageFetchConfigFromEnv, type HostResolver } from '../lambda/shared/image-fetch/index.js';
@@ -94,11 +94,22 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   const jwtUsageKey = env.JWT_USAGE_KEY ?? (env.JWT_ISSUER ? `jwt-${randomBytes(16).toString('hex')}` : undefined);
   // API Gateway checks usageIdentifierKey against the keys of its usage plans; so do we.
   const validKeys = new Set([...apiKeys, ...(jwtUsageKey ? [jwtUsageKey] : [])]);
+  // A Bearer client's local key is the usage key plus a hash of its claim value: recognised by form, not stored.
+  const bearerClientKey = jwtUsageKey ? new RegExp(`^${bearerClientUsageKey(jwtUsageKey, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[0-9a-f]{24}$`) : undefined;
+  const isValidKey = (key: string) => validKeys.has(key) || (bearerClientKey?.test(key) ?? false);
   const buckets = env.RATE_LIMIT_RPS ? new TokenBuckets(env.RATE_LIMIT_RPS, env.RATE_LIMIT_BURST ?? Math.max(1, Math.ceil(env.RATE_LIMIT_RPS))) : undefined;
 
   const authorize = createAuthorizer({
-    jwt: env.JWT_ISSUER ? { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, jwksUri: env.JWT_JWKS_URI } : undefined,
-    jwtUsageKey: async () => jwtUsageKey,
+    jwt: env.JWT_ISSUER
+      ? { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, jwksUri: env.JWT_JWKS_URI, clientClaim: env.JWT_CLIENT_CLAIM, maxLifetimeSeconds: env.JWT_MAX_TOKEN_LIFETIME_SECONDS }
+      : undefined,
+    // Locally every client claim value is a client of its own: its own usage key, so its own
+    // RATE_LIMIT_RPS bucket (one client's 429 leaves the others alone). Only verified tokens get here.
+    bearerUsage: async (client) => {
+      if (!jwtUsageKey) return undefined;
+      if (client === undefined) return { key: jwtUsageKey, plan: DEFAULT_BEARER_PLAN };
+      return { key: bearerClientUsageKey(jwtUsageKey, createHash('sha256').update(client).digest('hex').slice(0, 24)), plan: 'local-client' };
+    },
     logger: handlerLogger,
   });
   const compareMode = env.COMPARE_MODE ?? (env.BACKEND_URL ? 'forward' : 'table');
@@ -128,7 +139,15 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     // The same request deadline as in AWS, from the integration timeout this gateway imitates.
     integrationTimeoutMs: env.INTEGRATION_TIMEOUT_MS,
   });
-  const docs = withCors(createDocsHandler({ swaggerUiDir: defaultSwaggerUiDir(), logger: handlerLogger }), env.CORS_ALLOW_ORIGINS);
+  // The same variable the CDK construct sets: Swagger UI offers Bearer only with a JWT issuer.
+  const docs = withCors(
+    createDocsHandler({
+      swaggerUiDir: defaultSwaggerUiDir(),
+      logger: handlerLogger,
+      authSchemes: authSchemesFromEnv({ [AUTH_SCHEMES_ENV]: env.JWT_ISSUER ? 'ApiKey,Bearer' : 'ApiKey' }),
+    }),
+    env.CORS_ALLOW_ORIGINS,
+  );
   // CORS as in AWS: handler answers echo an allowed Origin (withCors, as the Lambda entries do); the
   // gateway's own errors carry one static value, as API Gateway's gateway responses do.
   const errorAllowOrigin = staticAllowOrigin(env.CORS_ALLOW_ORIGINS);
@@ -145,6 +164,8 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     headers['x-request-id'] = requestId;
     const body = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body ?? '', 'utf8');
     headers['content-length'] = String(body.length);
+    // A request body we did not read is not drained: the connection closes after the answer.
+    if (!res.req.complete) headers.connection = 'close';
     res.writeHead(result.statusCode, headers);
     res.end(res.req.method === 'HEAD' ? undefined : body);
   }
@@ -196,14 +217,18 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     try {
       result = await authorize(authorizerEvent(req.method!, path, req.headers, requestId));
     } catch (error) {
-      if ((error as Error).message === UNAUTHORIZED) throw new ApiError('unauthorized', 'The API key or token is missing, malformed, unknown or expired.');
+      if ((error as Error).message === UNAUTHORIZED) {
+        // The fixed refusal reason goes to the request's log line (the authorizer's own info line is dropped here).
+        const refusal = error instanceof Unauthorized ? error.reason : undefined;
+        throw Object.assign(new ApiError('unauthorized', 'The API key or token is missing, malformed, unknown or expired.'), { refusal });
+      }
       // API Gateway's AUTHORIZER_FAILURE; the deployment answers it with 503 too.
       throw new ApiError('service-unavailable', 'Authentication is temporarily unavailable; retry later.', { headers: { 'retry-after': '5' } });
     }
     const allowed = result.policyDocument.Statement.some((statement) => statement.Effect === 'Allow');
     if (!allowed) throw new ApiError('unauthorized', 'The API key or token is not allowed here.');
     // INVALID_API_KEY is a 403 in API Gateway; the deployment customises it to 401, as the vendor answers.
-    if (!result.usageIdentifierKey || !validKeys.has(result.usageIdentifierKey)) {
+    if (!result.usageIdentifierKey || !isValidKey(result.usageIdentifierKey)) {
       throw new ApiError('unauthorized', 'The API key or token is missing, malformed, unknown or expired.');
     }
     return result;
@@ -243,8 +268,8 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     }
 
     if (path === '/swagger' || path.startsWith('/swagger/')) {
-      const body = await readBody(req);
-      const event = proxyEvent({ method, path, resource: '/swagger/{proxy+}', query: url.searchParams, headers: req.headers, body: body ?? Buffer.alloc(0), requestId, sourceIp: req.socket.remoteAddress ?? '' });
+      // Public documentation answers GET/HEAD only: its body is never read (nor drained, see send).
+      const event = proxyEvent({ method, path, resource: '/swagger/{proxy+}', query: url.searchParams, headers: req.headers, body: Buffer.alloc(0), requestId, sourceIp: req.socket.remoteAddress ?? '' });
       const result = await docs(event);
       send(res, result, requestId);
       return { status: result.statusCode };
@@ -254,9 +279,8 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     if (!route) throw new ApiError('not-found', `No route for ${method} ${path.length > 200 ? `${path.slice(0, 200)}...` : path}.`);
     if (method !== route.method) throw new ApiError('method-not-allowed', `Use ${route.method} ${path}.`, { headers: { allow: route.method } });
 
-    const body = await readBody(req);
-    if (body === undefined) throw new ApiError('payload-too-large', `The request body must be at most ${LIMITS.apiGatewayMaxBodyBytes} bytes (API Gateway's limit).`);
-
+    // Credentials come from the headers alone: a caller that is refused or throttled is answered
+    // before one byte of its body is read (the connection is then closed, see below).
     const auth = await runAuthorizer(req, path, requestId);
     const usageKey = auth.usageIdentifierKey!;
     const id = keyId(usageKey);
@@ -266,6 +290,9 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
         throw Object.assign(new ApiError('too-many-requests', 'Rate limit exceeded for this API key; retry after the Retry-After header.', { headers: { 'retry-after': String(Math.max(1, Math.ceil(waitSeconds))) } }), { keyId: id });
       }
     }
+
+    const body = await readBody(req);
+    if (body === undefined) throw Object.assign(new ApiError('payload-too-large', `The request body must be at most ${LIMITS.apiGatewayMaxBodyBytes} bytes (API Gateway's limit).`), { keyId: id });
     const event = proxyEvent({
       method, path, resource: path, query: url.searchParams, headers: req.headers, body, requestId,
       sourceIp: req.socket.remoteAddress ?? '',
@@ -280,7 +307,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   const server: Server = createServer((req, res) => {
     const started = performance.now();
     const requestId = randomUUID();
-    const finish = (status: number, id?: string) =>
+    const finish = (status: number, id?: string, refusal?: string) =>
       log('info', 'request', {
         requestId,
         method: req.method,
@@ -288,6 +315,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
         status,
         latencyMs: Math.round((performance.now() - started) * 100) / 100,
         ...(id ? { keyId: id } : {}),
+        ...(refusal ? { refusal } : {}),
       });
     handle(req, res, requestId).then(
       ({ status, keyId: id }) => finish(status, id),
@@ -295,11 +323,12 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
         const apiError = error instanceof ApiError ? error : new ApiError('internal-error', 'An unexpected error occurred; quote the request id when reporting it.');
         if (!(error instanceof ApiError)) log('error', 'unexpected gateway error', { requestId, errorName: (error as Error)?.name });
         if (!res.headersSent) {
-          // After a refused oversized body, stop reading the rest of it.
-          if (apiError.status === 413) res.setHeader('connection', 'close');
+          // A refusal before the body was read (401, 429, 413 ...): close the connection instead of
+          // draining the rest of the body, so a refused caller cannot make us read its upload.
+          if (apiError.status === 413 || !req.complete) res.setHeader('connection', 'close');
           send(res, problemOf(apiError, requestId), requestId);
         } else res.destroy();
-        finish(apiError.status, (error as { keyId?: string }).keyId);
+        finish(apiError.status, (error as { keyId?: string }).keyId, (error as { refusal?: string }).refusal);
       },
     ).catch(() => res.destroy()); // a failure while answering a failure must not become an unhandled rejection (fatal in Node)
   });

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { answer, requestIdOf, type ApiEvent, type ApiResult, type HandlerLogger } from './http.js';
 import { PATHS } from './contract.js';
-import { buildOpenApiDocument } from './openapi.js';
+import { buildOpenApiDocument, type AuthScheme } from './openapi.js';
 import { ApiError } from './problem.js';
 
 /** The swagger-ui-dist files served; anything else under /swagger/ is a 404. */
@@ -29,17 +29,37 @@ const INDEX_HTML = `<!DOCTYPE html>
 </html>
 `;
 
+// persistAuthorization stays off (its default): a key typed into "Authorize" lives in the
+// page's memory only, never in the browser's localStorage, and is gone when the tab closes.
 const INITIALIZER_JS = `window.onload = function () {
   window.ui = SwaggerUIBundle({
     url: './v1/swagger.json',
     dom_id: '#swagger-ui',
     deepLinking: true,
-    persistAuthorization: true,
+    persistAuthorization: false,
     presets: [SwaggerUIBundle.presets.apis],
     layout: 'BaseLayout',
   });
 };
 `;
+
+/** The environment variable naming the accepted schemes (`ApiKey` or `ApiKey,Bearer`), set by the CDK construct. */
+export const AUTH_SCHEMES_ENV = 'AUTH_SCHEMES';
+
+/**
+ * Reads {@link AUTH_SCHEMES_ENV}: a comma-separated list of `ApiKey` and `Bearer`.
+ * @default ['ApiKey'] (Bearer is shown only when a deployment says it accepts it)
+ * @throws Error naming the variable for an unknown scheme
+ */
+export function authSchemesFromEnv(env: Readonly<Record<string, string | undefined>>): AuthScheme[] {
+  const raw = env[AUTH_SCHEMES_ENV]?.trim();
+  if (!raw) return ['ApiKey'];
+  const schemes = raw.split(',').map((item) => item.trim()).filter(Boolean);
+  for (const scheme of schemes) {
+    if (scheme !== 'ApiKey' && scheme !== 'Bearer') throw new Error(`configuration: ${AUTH_SCHEMES_ENV} must list ApiKey and/or Bearer, got "${scheme}"`);
+  }
+  return [...new Set(schemes)] as AuthScheme[];
+}
 
 const CONTENT_TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
@@ -67,6 +87,8 @@ export function apiBasePath(event: ApiEvent): string {
 export interface DocsDeps {
   readonly swaggerUiDir: string;
   readonly logger: HandlerLogger;
+  /** The schemes the deployment accepts; the document offers only these. @default ['ApiKey'] */
+  readonly authSchemes?: readonly AuthScheme[];
 }
 
 export function createDocsHandler(deps: DocsDeps): (event: ApiEvent) => Promise<ApiResult> {
@@ -99,7 +121,7 @@ export function createDocsHandler(deps: DocsDeps): (event: ApiEvent) => Promise<
           const server = apiBasePath(event);
           let documentJson = documents.get(server);
           if (documentJson === undefined) {
-            documentJson = JSON.stringify(buildOpenApiDocument({ serverUrl: server }));
+            documentJson = JSON.stringify(buildOpenApiDocument({ serverUrl: server, authSchemes: deps.authSchemes ?? ['ApiKey'] }));
             if (documents.size < 8) documents.set(server, documentJson);
           }
           return { statusCode: 200, headers: headers('application/json; charset=utf-8', requestId), body: documentJson };

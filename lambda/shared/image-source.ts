@@ -6,7 +6,7 @@
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { ImageFetchOptions } from './image-fetch/fetch-image.js';
 import { imageBytesFromResult, type FetchImageEvent, type FetchImageResult } from './image-fetch/result.js';
-import { ApiError, PROBLEM_KINDS } from './problem.js';
+import { ApiError, isProblemKind } from './problem.js';
 
 /**
  * Resolves an `image.url` to bytes. `options.signal` carries the request's
@@ -22,7 +22,7 @@ function isFetchImageResult(value: unknown): value is FetchImageResult {
   const v = value as Record<string, unknown>;
   if (v.ok === true) return typeof v.bytesBase64 === 'string';
   const problem = v.problem as Record<string, unknown> | undefined;
-  return v.ok === false && typeof problem?.detail === 'string' && typeof problem.kind === 'string' && problem.kind in PROBLEM_KINDS;
+  return v.ok === false && typeof problem?.detail === 'string' && isProblemKind(problem.kind);
 }
 
 /**

@@ -95,25 +95,35 @@ const operations: ReadonlyArray<{ path: string; operationId: string; summary: st
   },
 ];
 
+/** The credential schemes a deployment accepts in the Authorization header. */
+export type AuthScheme = 'ApiKey' | 'Bearer';
+
 /**
  * Builds the OpenAPI 3.0.3 document.
  * @param options.serverUrl the API's base path as the client sees it (`/prod` behind an execute-api stage, `/` locally
  *   or behind a custom domain); the docs handler derives it from the request. @default '/'
+ * @param options.authSchemes the schemes the deployment accepts (Bearer only with a JWT issuer). @default both
  */
-export function buildOpenApiDocument(options: { serverUrl?: string; version?: string } = {}) {
+export function buildOpenApiDocument(options: { serverUrl?: string; version?: string; authSchemes?: readonly AuthScheme[] } = {}) {
+  const schemes = options.authSchemes ?? ['ApiKey', 'Bearer'];
   const registry = new OpenAPIRegistry();
-  registry.registerComponent('securitySchemes', 'ApiKeyAuth', {
-    type: 'apiKey',
-    in: 'header',
-    name: 'Authorization',
-    description: 'Type the whole header value: `ApiKey <your key>`.',
-  });
-  registry.registerComponent('securitySchemes', 'BearerAuth', {
-    type: 'http',
-    scheme: 'bearer',
-    bearerFormat: 'JWT',
-    description: 'A JWT from the configured issuer: `Authorization: Bearer <jwt>`.',
-  });
+  if (schemes.includes('ApiKey')) {
+    registry.registerComponent('securitySchemes', 'ApiKeyAuth', {
+      type: 'apiKey',
+      in: 'header',
+      name: 'Authorization',
+      description: 'Type the whole header value: `ApiKey <your key>`.',
+    });
+  }
+  if (schemes.includes('Bearer')) {
+    registry.registerComponent('securitySchemes', 'BearerAuth', {
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+      description: 'A JWT from the configured issuer: `Authorization: Bearer <jwt>`.',
+    });
+  }
+  const security = schemes.map((scheme) => ({ [`${scheme}Auth`]: [] }));
   for (const op of operations) {
     registry.registerPath({
       method: 'post',
@@ -122,7 +132,7 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
       summary: op.summary,
       description: op.description,
       tags: ['Face Verification'],
-      security: [{ ApiKeyAuth: [] }, { BearerAuth: [] }],
+      security,
       // The media-type example wins over the schema's in Swagger UI: the full photo lives here only
       // (the docs bundle), not in contract.ts, which every handler bundles.
       request: { body: { required: true, content: { 'application/json': { schema: op.request, example: op.example } } } },

@@ -44,6 +44,15 @@ export const PROBLEM_KINDS = {
 
 export type ProblemKind = keyof typeof PROBLEM_KINDS;
 
+/**
+ * True when `value` names one of {@link PROBLEM_KINDS}. An own-property check:
+ * `'toString' in PROBLEM_KINDS` is true through the prototype, so `in` would
+ * let `constructor` or `__proto__` pass as a kind.
+ */
+export function isProblemKind(value: unknown): value is ProblemKind {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(PROBLEM_KINDS, value);
+}
+
 export const problemType = (kind: ProblemKind): string => `urn:face-verification:problem:${kind}`;
 
 /** An error that becomes a problem response; thrown by shared modules, caught by handlers. */

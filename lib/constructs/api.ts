@@ -18,11 +18,12 @@ import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { bearerClientUsageKey } from '../../lambda/shared/authorizer.js';
 import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS, staticAllowOrigin } from '../../lambda/shared/cors.js';
-import { SWAGGER_UI_ASSETS } from '../../lambda/shared/docs.js';
+import { AUTH_SCHEMES_ENV, SWAGGER_UI_ASSETS } from '../../lambda/shared/docs.js';
 import { LIMITS } from '../../lambda/shared/limits.js';
 import { PROBLEM_CONTENT_TYPE, PROBLEM_KINDS, problem, type ProblemKind } from '../../lambda/shared/problem.js';
-import { projectPath, wafRateLimitPer5Minutes, type AppConfig } from '../config.js';
+import { authorizerCacheTtlSeconds, projectPath, wafRateLimitPer5Minutes, type AppConfig } from '../config.js';
 import { acknowledgeControlTower } from '../control-tower.js';
 import { HandlerFunction } from './handler-function.js';
 
@@ -142,8 +143,10 @@ export class FaceApi extends Construct {
   };
   /** One per configured client. */
   public readonly clients: ApiClient[] = [];
-  /** Bearer callers' key (value generated into a secret) and plan. */
+  /** The default plan of Bearer clients (shared by every unconfigured client): key (value generated into a secret) and plan. */
   public readonly bearer?: { readonly apiKey: apigw.ApiKey; readonly usagePlan: apigw.UsagePlan; readonly secret: secretsmanager.Secret };
+  /** One per configured Bearer client (`jwt.clients`): its own key (derived from the secret) and plan. */
+  public readonly bearerClients: ApiClient[] = [];
   public readonly webAcl?: wafv2.CfnWebACL;
   public readonly domainName?: apigw.DomainName;
   /** The base URL clients call (custom domain when configured). */
@@ -223,7 +226,8 @@ export class FaceApi extends Construct {
         description: 'GET /swagger/index.html, Swagger UI assets and /swagger/v1/swagger.json',
         logRetention,
         memorySize: 256,
-        environment: { SWAGGER_UI_DIR: `/var/task/${SWAGGER_UI_BUNDLE_DIR}`, ...corsEnvironment },
+        // Swagger UI offers only the schemes this deployment accepts (Bearer only with a JWT issuer).
+        environment: { SWAGGER_UI_DIR: `/var/task/${SWAGGER_UI_BUNDLE_DIR}`, [AUTH_SCHEMES_ENV]: props.jwt ? 'ApiKey,Bearer' : 'ApiKey', ...corsEnvironment },
         outsideVpcReason: 'it serves static Swagger UI files from its bundle and calls nothing.',
         afterBundling: (inputDir, outputDir) => [
           `mkdir -p "${outputDir}/${SWAGGER_UI_BUNDLE_DIR}"`,
@@ -238,7 +242,14 @@ export class FaceApi extends Construct {
       authorizerEnvironment.JWT_ISSUER = props.jwt.issuer;
       authorizerEnvironment.JWT_AUDIENCE = props.jwt.audience.join(',');
       if (props.jwt.jwksUri) authorizerEnvironment.JWT_JWKS_URI = props.jwt.jwksUri;
-      // The API key value Bearer callers are metered under: generated, never in the template.
+      authorizerEnvironment.JWT_CLIENT_CLAIM = props.jwt.clientClaim;
+      authorizerEnvironment.JWT_MAX_TOKEN_LIFETIME_SECONDS = String(props.jwt.maxTokenLifetimeSeconds);
+      // Claim value -> client name (identifiers, not secrets); the keys are derived from the secret.
+      if (props.jwt.clients.length > 0) {
+        authorizerEnvironment.JWT_CLIENTS = JSON.stringify(Object.fromEntries(props.jwt.clients.map((client) => [client.claimValue, client.name])));
+      }
+      // The default plan's API key value: generated, never in the template. Configured clients'
+      // keys are this value plus a fixed suffix (bearerClientUsageKey), built by CloudFormation.
       bearerSecret = new secretsmanager.Secret(this, 'BearerUsageKey', {
         description: 'API key value that Bearer-token callers are metered under (usage plan "bearer")',
         generateSecretString: { excludePunctuation: true, passwordLength: 40 },
@@ -320,7 +331,10 @@ export class FaceApi extends Construct {
     this.authorizer = new apigw.RequestAuthorizer(this, 'Authorizer', {
       handler: authorizerFn.fn,
       identitySources: [apigw.IdentitySource.header('Authorization')],
-      resultsCacheTtl: Duration.seconds(config.authorizerCacheTtlSeconds),
+      // With Bearer tokens at most 60 s: a cached Allow outlives the token's exp by up to the TTL
+      // (API Gateway caches per identity source and a REQUEST authorizer cannot set a per-answer TTL;
+      // "Configure a Lambda authorizer", API Gateway developer guide).
+      resultsCacheTtl: Duration.seconds(authorizerCacheTtlSeconds({ api: config, jwt: props.jwt })),
     });
 
     const secured: apigw.MethodOptions = {
@@ -398,14 +412,38 @@ export class FaceApi extends Construct {
         value: bearerSecret.secretValue.unsafeUnwrap(),
       });
       const throttle = props.jwt.throttle ?? config.throttle;
+      const quota = props.jwt.quota ?? config.quota;
       const usagePlan = new apigw.UsagePlan(this, 'UsagePlanBearer', {
         description: 'Usage plan of Bearer-token callers',
         apiStages: [{ api: this.api, stage }],
         throttle: { rateLimit: throttle.rateLimit, burstLimit: throttle.burstLimit },
-        ...(config.quota ? { quota: { limit: config.quota.limit, period: apigw.Period[config.quota.period] } } : {}),
+        ...(quota ? { quota: { limit: quota.limit, period: apigw.Period[quota.period] } } : {}),
       });
       usagePlan.addApiKey(apiKey);
       this.bearer = { apiKey, usagePlan, secret: bearerSecret };
+
+      // --- configured Bearer clients: one key and one plan each, so one client (or one leaked
+      // token) can use up only its own throttle and quota ---
+      for (const client of props.jwt.clients) {
+        const id = pascal(client.name);
+        // A dynamic reference inside a longer string is resolved too (the value stays out of the
+        // template); AWS-tested in localstack/localstack#5208, as used by aws/aws-cdk#36762.
+        const clientKey = new apigw.ApiKey(this, `ApiKeyBearer${id}`, {
+          description: `Usage key of Bearer client "${client.name}" (derived from the BearerUsageKey secret)`,
+          enabled: true,
+          value: bearerClientUsageKey(bearerSecret.secretValue.unsafeUnwrap(), client.name),
+        });
+        const clientThrottle = client.throttle ?? throttle;
+        const clientQuota = client.quota ?? quota;
+        const clientPlan = new apigw.UsagePlan(this, `UsagePlanBearer${id}`, {
+          description: `Usage plan of Bearer client "${client.name}"`,
+          apiStages: [{ api: this.api, stage }],
+          throttle: { rateLimit: clientThrottle.rateLimit, burstLimit: clientThrottle.burstLimit },
+          ...(clientQuota ? { quota: { limit: clientQuota.limit, period: apigw.Period[clientQuota.period] } } : {}),
+        });
+        clientPlan.addApiKey(clientKey);
+        this.bearerClients.push({ name: client.name, apiKey: clientKey, usagePlan: clientPlan });
+      }
     }
 
     // --- WAF ---

@@ -119,6 +119,10 @@ export class ApiStack extends Stack {
       new CfnOutput(this, 'ApiKeyIdBearer', { value: this.faceApi.bearer.apiKey.keyId, description: 'Usage key Bearer-token callers are metered under' });
       new CfnOutput(this, 'UsagePlanIdBearer', { value: this.faceApi.bearer.usagePlan.usagePlanId, description: 'Usage plan of Bearer-token callers' });
     }
+    for (const client of this.faceApi.bearerClients) {
+      // Per-client usage: aws apigateway get-usage --usage-plan-id <id> --start-date ... --end-date ...
+      new CfnOutput(this, `UsagePlanIdBearer${pascal(client.name)}`, { value: client.usagePlan.usagePlanId, description: `Usage plan of Bearer client "${client.name}"` });
+    }
     new CfnOutput(this, 'DashboardUrl', { value: this.monitoring.dashboardUrl, description: 'CloudWatch dashboard' });
   }
 }

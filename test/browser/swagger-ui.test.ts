@@ -42,10 +42,17 @@ describe('Swagger UI in Chromium', () => {
 
     // Authorize with the ApiKey scheme: the whole header value goes in.
     await page.click('button.authorize');
+    // No JWT issuer on this gateway: the dialog offers the ApiKey scheme only (issue 10, point 10).
+    await expect.poll(() => page.locator('.modal-ux .auth-container').count()).toBe(1);
+    expect(await page.locator('.modal-ux').innerText()).not.toMatch(/BearerAuth/);
     const apiKeyInput = page.locator('.modal-ux input').first();
     await apiKeyInput.fill(`ApiKey ${gw.apiKeys[0]}`);
     await page.locator('.modal-ux button.authorize').first().click();
     await page.locator('.modal-ux button.close-modal').click();
+    // The key lives in the page's memory only: nothing in localStorage (persistAuthorization off).
+    const stored = await page.evaluate(() => JSON.stringify(Object.entries((globalThis as unknown as { localStorage: Record<string, string> }).localStorage)));
+    expect(stored).not.toContain(gw.apiKeys[0]);
+    expect(await page.evaluate(() => (globalThis as unknown as { localStorage: { getItem(key: string): string | null } }).localStorage.getItem('authorized'))).toBeNull();
 
     const small = await sharp(sample(1)).resize({ width: 640 }).jpeg({ quality: 85 }).toBuffer();
     const operation = page.locator('#operations-Face_Verification-detectFaces');

@@ -6,7 +6,11 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 export interface JwksServer {
   readonly issuer: string;
   readonly jwksUri: string;
-  sign(claims: Record<string, unknown>, options?: { expiresIn?: string | number; audience?: string; issuer?: string; kid?: string }): Promise<string>;
+  /**
+   * Signs a token (RS256, kid test-key-1). `expiresIn: null` leaves `exp` out;
+   * `issuedAt` (seconds) sets `iat`, `null` leaves it out.
+   */
+  sign(claims: Record<string, unknown>, options?: { expiresIn?: string | number | null; issuedAt?: number | null; audience?: string; issuer?: string; kid?: string }): Promise<string>;
   /** Answer 503 to JWKS requests (identity provider down) until set back to true. */
   setAvailable(available: boolean): void;
   readonly requests: () => number;
@@ -36,13 +40,13 @@ export async function startJwksServer(): Promise<JwksServer> {
     issuer,
     jwksUri: `${issuer}/.well-known/jwks.json`,
     async sign(claims, options = {}) {
-      return new SignJWT(claims)
+      const jwt = new SignJWT(claims)
         .setProtectedHeader({ alg: 'RS256', kid: options.kid ?? 'test-key-1' })
         .setIssuer(options.issuer ?? issuer)
-        .setAudience(options.audience ?? 'face-api')
-        .setIssuedAt()
-        .setExpirationTime(options.expiresIn ?? '15m')
-        .sign(privateKey);
+        .setAudience(options.audience ?? 'face-api');
+      if (options.issuedAt !== null) jwt.setIssuedAt(options.issuedAt);
+      if (options.expiresIn !== null) jwt.setExpirationTime(options.expiresIn ?? '15m');
+      return jwt.sign(privateKey);
     },
     setAvailable(value) {
       available = value;

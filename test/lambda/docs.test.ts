@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createDocsHandler, defaultSwaggerUiDir } from '../../lambda/shared/docs.js';
+import { AUTH_SCHEMES_ENV, authSchemesFromEnv, createDocsHandler, defaultSwaggerUiDir } from '../../lambda/shared/docs.js';
 import { getEvent, postEvent } from '../helpers/events.js';
 import { recordingLogger } from '../helpers/logs.js';
 
@@ -39,5 +39,34 @@ describe('docs handler', () => {
     }
     expect((await handler(postEvent('/swagger/index.html', {}))).statusCode).toBe(405);
     expect((await handler(getEvent('/swagger'))).headers?.location).toBe('/swagger/index.html');
+  });
+});
+
+describe('docs handler: keys in memory only, only the accepted schemes (issue 10, point 10)', () => {
+  const docOf = async (h: ReturnType<typeof createDocsHandler>) => JSON.parse((await h(getEvent('/swagger/v1/swagger.json'))).body);
+
+  it('never asks Swagger UI to persist the authorization in localStorage', async () => {
+    const init = (await handler(getEvent('/swagger/swagger-initializer.js'))).body;
+    expect(init).not.toMatch(/persistAuthorization:\s*true/);
+    expect(init).toMatch(/persistAuthorization:\s*false/);
+  });
+
+  it('GIVEN no schemes configured THEN the document offers ApiKey only (no Bearer without an issuer)', async () => {
+    const doc = await docOf(handler);
+    expect(Object.keys(doc.components.securitySchemes)).toEqual(['ApiKeyAuth']);
+    for (const path of Object.values(doc.paths) as Array<{ post: { security: unknown } }>) expect(path.post.security).toEqual([{ ApiKeyAuth: [] }]);
+  });
+
+  it('GIVEN AUTH_SCHEMES=ApiKey,Bearer THEN both schemes are offered', async () => {
+    const both = createDocsHandler({ swaggerUiDir: defaultSwaggerUiDir(), logger: recordingLogger(), authSchemes: authSchemesFromEnv({ [AUTH_SCHEMES_ENV]: 'ApiKey,Bearer' }) });
+    const doc = await docOf(both);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['ApiKeyAuth', 'BearerAuth']);
+    expect(doc.paths['/v1/face-verification/detect-faces'].post.security).toEqual([{ ApiKeyAuth: [] }, { BearerAuth: [] }]);
+  });
+
+  it('authSchemesFromEnv defaults to ApiKey and refuses unknown schemes naming the variable', () => {
+    expect(authSchemesFromEnv({})).toEqual(['ApiKey']);
+    expect(authSchemesFromEnv({ AUTH_SCHEMES: ' ApiKey , Bearer ' })).toEqual(['ApiKey', 'Bearer']);
+    expect(() => authSchemesFromEnv({ AUTH_SCHEMES: 'ApiKey,Basic' })).toThrow(/AUTH_SCHEMES/);
   });
 });

@@ -2,6 +2,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { lambdaImageFetcher } from '../../lambda/shared/image-source.js';
+import { isProblemKind } from '../../lambda/shared/problem.js';
 import { failure } from '../helpers/errors.js';
 import { sample } from '../helpers/images.js';
 
@@ -32,9 +33,18 @@ describe('lambdaImageFetcher (proxy -> fetch-image function)', () => {
     ['a function error', { StatusCode: 200, FunctionError: 'Unhandled', Payload: payload({ errorMessage: 'x' }) }, 502],
     ['garbage', { StatusCode: 200, Payload: Buffer.from('nope') }, 502],
     ['an unknown problem kind', { StatusCode: 200, Payload: payload({ ok: false, problem: { kind: 'teapot', detail: 'x' } }) }, 502],
+    // Prototype keys pass `kind in PROBLEM_KINDS`; an own-property check refuses them (issue 10, point 9).
+    ['the prototype key "constructor" as kind', { StatusCode: 200, Payload: payload({ ok: false, problem: { kind: 'constructor', detail: 'x' } }) }, 502],
+    ['the prototype key "toString" as kind', { StatusCode: 200, Payload: payload({ ok: false, problem: { kind: 'toString', detail: 'x' } }) }, 502],
+    ['the prototype key "__proto__" as kind', { StatusCode: 200, Payload: payload({ ok: false, problem: { kind: '__proto__', detail: 'x' } }) }, 502],
   ])('maps %s to %i', async (_name, output, status) => {
     lambda.on(InvokeCommand).resolves(output as never);
     expect((await failure(lambdaImageFetcher('f', new LambdaClient({ region: 'eu-west-1' })).fetch('https://a.example/x.jpg'))).status).toBe(status);
+  });
+
+  it('isProblemKind accepts the listed kinds only, never inherited properties', () => {
+    expect(isProblemKind('image-url-rejected')).toBe(true);
+    for (const key of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf', 'teapot', 1, null]) expect(isProblemKind(key)).toBe(false);
   });
 
   it('maps throttling to 503 with Retry-After', async () => {

@@ -11,10 +11,10 @@ type Resources = Record<string, { Type: string; Properties?: Record<string, any>
 
 const CONFIGS: Record<string, AppConfigInput> = {
   'default (Fargate, mirror)': {},
-  'EC2 GPU, pull-through, JWT, custom domain, table compare': {
+  'EC2 GPU, pull-through, JWT with a Bearer client, custom domain, table compare': {
     compute: { mode: 'ec2-gpu', instanceType: 'g5.2xlarge' },
     imageSupply: { mode: 'pull-through' },
-    jwt: { issuer: 'https://login.example.com', audience: ['face-api'] },
+    jwt: { issuer: 'https://login.example.com', audience: ['face-api'], clients: [{ name: 'partner', claimValue: 'partner-portal' }] },
     api: { customDomain: { domainName: 'faces.example.com', certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc' } },
     compare: { mode: 'table', scoreTableFile: writeCalibratedTable() },
   },

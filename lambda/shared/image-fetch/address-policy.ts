@@ -215,3 +215,87 @@ export function checkResolvedAddresses(
   }
   checkPort(url, allInAllowList, redirected);
 }
+
+/**
+ * True when a URL host name is a loopback IP literal (127.0.0.0/8, ::1, or an
+ * IPv4-mapped 127.x), decided by ipaddr.js, or exactly `localhost` (a name
+ * reserved for loopback, RFC 6761 section 6.3). A string-prefix test would
+ * call `127.evil.example` loopback; this does not.
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+  if (host.toLowerCase() === 'localhost') return true;
+  const addr = parseStrict(host);
+  if (addr === null) return false;
+  const plain = addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress() ? (addr as ipaddr.IPv6).toIPv4Address() : addr;
+  return plain.range() === 'loopback';
+}
+
+/** Widest allow-list prefix a deployment accepts: an IPv4 /16 (65,536 addresses) ... */
+export const MIN_DEPLOYABLE_PREFIX_V4 = 16;
+/** ... and an IPv6 /48 (one site's allocation). */
+export const MIN_DEPLOYABLE_PREFIX_V6 = 48;
+
+/**
+ * Ranges a deployed allow-list must not touch: loopback, link-local (the
+ * instance metadata address 169.254.169.254 is in it) and the unspecified
+ * address, in IPv4, IPv6 and the IPv6 spellings of IPv4 (mapped ::ffff:a.b.c.d
+ * and compatible ::a.b.c.d), since the allow-list matches those too.
+ */
+const FORBIDDEN_ALLOW_RANGES: ReadonlyArray<{ cidr: Cidr; words: string }> = [
+  ['0.0.0.0/8', 'the unspecified address (0.0.0.0/8)'],
+  ['127.0.0.0/8', 'loopback (127.0.0.0/8)'],
+  ['169.254.0.0/16', 'link-local (169.254.0.0/16, instance metadata)'],
+  ['::/128', 'the unspecified address (::)'],
+  ['::1/128', 'loopback (::1)'],
+  ['fe80::/10', 'link-local (fe80::/10)'],
+  ['::ffff:0.0.0.0/104', 'the unspecified address (::ffff:0.0.0.0/104)'],
+  ['::ffff:127.0.0.0/104', 'loopback (::ffff:127.0.0.0/104)'],
+  ['::ffff:169.254.0.0/112', 'link-local (::ffff:169.254.0.0/112)'],
+  ['::127.0.0.0/104', 'loopback (::127.0.0.0/104)'],
+  ['::169.254.0.0/112', 'link-local (::169.254.0.0/112)'],
+].map(([cidr, words]) => ({ cidr: ipaddr.parseCIDR(cidr!), words: words! }));
+
+/** True when two CIDRs of the same family share at least one address. */
+function overlaps(a: Cidr, b: Cidr): boolean {
+  if (a[0].kind() !== b[0].kind()) return false;
+  // Two prefixes overlap exactly when the shorter one contains the other's network address.
+  return a[1] <= b[1] ? inCidr(b[0], a) : inCidr(a[0], b);
+}
+
+/** One refused allow-list entry: its index in the list and why. */
+export interface AllowCidrProblem {
+  readonly index: number;
+  readonly reason: string;
+}
+
+/**
+ * Checks an allow-list for a deployment (run at `cdk synth`): every entry must
+ * parse with the runtime's own parser ({@link parseAllowCidrs}), cover no
+ * loopback, link-local or unspecified address, and be no wider than /16
+ * (IPv4) or /48 (IPv6).
+ * @returns one problem per bad entry; empty when the list is deployable.
+ */
+export function deployableAllowCidrProblems(entries: readonly string[]): AllowCidrProblem[] {
+  const problems: AllowCidrProblem[] = [];
+  entries.forEach((entry, index) => {
+    let cidr: Cidr | undefined;
+    try {
+      [cidr] = parseAllowCidrs([entry]);
+    } catch {
+      cidr = undefined;
+    }
+    if (cidr === undefined) {
+      problems.push({ index, reason: `'${entry}' is not a CIDR such as 10.20.0.0/24 or fd12:3456:789a::/48` });
+      return;
+    }
+    const hit = FORBIDDEN_ALLOW_RANGES.find((forbidden) => overlaps(cidr, forbidden.cidr));
+    if (hit) {
+      problems.push({ index, reason: `'${entry}' covers ${hit.words}, which the image fetcher must never reach` });
+      return;
+    }
+    const min = cidr[0].kind() === 'ipv4' ? MIN_DEPLOYABLE_PREFIX_V4 : MIN_DEPLOYABLE_PREFIX_V6;
+    if (cidr[1] < min) problems.push({ index, reason: `'${entry}' is wider than /${min}; allow only the networks that hold images` });
+  });
+  return problems;
+}

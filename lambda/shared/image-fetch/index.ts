@@ -8,11 +8,16 @@ export {
   checkPort,
   checkResolvedAddresses,
   classifyAddress,
+  deployableAllowCidrProblems,
+  isLoopbackHost,
+  MIN_DEPLOYABLE_PREFIX_V4,
+  MIN_DEPLOYABLE_PREFIX_V6,
   describeRange,
   effectivePort,
   ipLiteralHost,
   parseAllowCidrs,
   type AddressVerdict,
+  type AllowCidrProblem,
   type Cidr,
 } from './address-policy.js';
 export {
