@@ -1,6 +1,7 @@
 /**
  * Statements in the docs that the synthesized templates decide (issue 9, finding 12): the number
- * of customer-managed KMS keys in the cost table, and the retained resources in the clean-up list.
+ * of customer-managed KMS keys, alarms, WAF rules, secrets and interface endpoints in the cost table,
+ * the log retention, and the retained resources in the clean-up list.
  * Read from the default app's template snapshots (test/lib/app.test.ts keeps them current).
  */
 import { readFileSync } from 'node:fs';
@@ -42,6 +43,25 @@ describe('docs/operations.md against the templates', () => {
       expect(named[type], `${type} is retained: add it to the Cleanup list of docs/operations.md`).toBeDefined();
       expect(operations).toMatch(named[type]!);
     }
+  });
+
+  it('GIVEN the default templates WHEN alarms, WAF rules, secrets and interface endpoints are counted THEN Alarms and Costs state those numbers', () => {
+    const count = (type: string) => resources.filter((r) => r.Type === type).length;
+    const alarms = count('AWS::CloudWatch::Alarm');
+    expect(operations).toContain(`${alarms} CloudWatch alarms by default`);
+    expect(operations).toContain(`alarms (${alarms})`);
+    expect(operations).toContain(`$${(alarms * 0.1).toFixed(2)} + $3`);
+    const rules = resources.filter((r) => r.Type === 'AWS::WAFv2::WebACL').flatMap((r) => r.Properties.Rules as unknown[]).length;
+    expect(operations).toContain(`WAF (web ACL + ${rules} rules`);
+    expect(operations).toContain(`**$${5 + rules}** + $0.60 per million requests`);
+    const secrets = count('AWS::SecretsManager::Secret');
+    expect(operations).toContain(`Secrets Manager (${secrets})`);
+    expect(operations).toContain(`$${(secrets * 0.4).toFixed(2)} + $`);
+    const interfaceEndpoints = resources.filter((r) => r.Type === 'AWS::EC2::VPCEndpoint' && r.Properties.VpcEndpointType === 'Interface').length;
+    expect(operations).toContain(`${interfaceEndpoints} x 2 AZs: **$${(interfaceEndpoints * 2 * 0.01 * 730).toFixed(2)}**`);
+    const retention = new Set(resources.filter((r) => r.Type === 'AWS::Logs::LogGroup').map((r) => r.Properties.RetentionInDays));
+    expect([...retention]).toEqual([365]);
+    expect(operations).toContain('logs are kept 365 days by default');
   });
 
   it('GIVEN the docs WHEN searched THEN no link or mention points at DESIGN.md or facts.md (they are not in the repository)', () => {
