@@ -7,7 +7,7 @@ import { cliOrExit } from '../scripts/cli.js';
 import { gatewayEnvFrom } from './config.js';
 import { startGateway } from './gateway.js';
 
-/** `npm start -- --help`: configuration is by environment variable only (see README, "Local configuration"). */
+/** `npm start -- --help`: configuration is by environment variable only (see README.md, "Local configuration (npm start)"). */
 export const START_USAGE = `usage: [VAR=value ...] npm start
 
 Serves the Face Verification API on http://127.0.0.1:8080 with the embedded open-source

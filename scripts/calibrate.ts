@@ -8,7 +8,7 @@
  *
  * Probes the compare endpoint of any backend that speaks the contract (the local gateway in
  * forward mode, a bare engine or container, a deployed stage), recovers its score function as
- * a score table, verifies it, and writes it. See README "Calibrate the compare score".
+ * a score table, verifies it, and writes it. See docs/api.md and docs/score-table.md.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';

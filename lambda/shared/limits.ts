@@ -1,5 +1,5 @@
 /**
- * Every limit the API enforces, in one place (README's limits table mirrors this file).
+ * Every limit the API enforces, in one place (docs/api.md's limits table mirrors this file).
  */
 export const LIMITS = {
   /**

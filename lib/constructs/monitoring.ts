@@ -29,6 +29,13 @@ export interface MonitoringProps {
   readonly functions: ReadonlyArray<{ readonly label: string; readonly fn: HandlerFunction }>;
   /** Thresholds. */
   readonly thresholds: AppConfig['alarms'];
+  /**
+   * Alarm on the service's CPU %. ECS computes it from the CPU units of the task definition
+   * (ECS developer guide, "Amazon ECS service utilization metrics"); an EC2 GPU task reserves
+   * none, so there the figure has no basis (the same reason it has no CPU scaling policy).
+   * @default true
+   */
+  readonly cpuAlarm?: boolean;
   /** Alarms created elsewhere (e.g. the image mirror's) to show on the dashboard. @default none */
   readonly extraAlarms?: cloudwatch.IAlarm[];
 }
@@ -113,12 +120,14 @@ export class Monitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
     const cpu = service.metricCpuUtilization({ period: fiveMinutes, statistic: 'Average' });
-    alarm('EcsCpu', cpu, {
-      alarmDescription: 'ECS service CPU above 85% for 15 minutes (scaling at its limit?).',
-      threshold: 85,
-      evaluationPeriods: 3,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-    });
+    if (props.cpuAlarm ?? true) {
+      alarm('EcsCpu', cpu, {
+        alarmDescription: 'ECS service CPU above 85% for 15 minutes (scaling at its limit?).',
+        threshold: 85,
+        evaluationPeriods: 3,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      });
+    }
     const memory = service.metricMemoryUtilization({ period: fiveMinutes, statistic: 'Average' });
     alarm('EcsMemory', memory, {
       alarmDescription: 'ECS service memory above 85% of the reservation for 15 minutes (the container is capped at 16 GiB).',

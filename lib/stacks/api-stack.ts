@@ -90,6 +90,8 @@ export class ApiStack extends Stack {
         ...(this.compareCheck ? [{ label: 'CompareCheck', fn: this.compareCheck.fn }] : []),
       ],
       thresholds: config.alarms,
+      // An ec2-gpu task reserves no CPU units: its CPU % has no basis (docs/gpu.md).
+      cpuAlarm: config.compute.mode !== 'ec2-gpu',
       extraAlarms: [
         ...(service.imageSupply.mirrorAlarm ? [service.imageSupply.mirrorAlarm] : []),
         ...(this.compareCheck ? [this.compareCheck.driftAlarm, this.compareCheck.forwardingAlarm, this.compareCheck.inconclusiveAlarm] : []),

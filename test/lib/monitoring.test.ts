@@ -86,3 +86,16 @@ describe('Monitoring (default configuration with an alarm e-mail)', () => {
     expect(JSON.stringify(json.Outputs.DashboardUrl.Value)).toContain(dashboardId);
   });
 });
+
+describe('Monitoring (ec2-gpu)', () => {
+  it('GIVEN an EC2 GPU task (no CPU units reserved) WHEN synthesized THEN there is no ECS CPU alarm, and the memory alarm stays', () => {
+    const app = synth({ compute: { mode: 'ec2-gpu' } });
+    try {
+      const alarms = resourcesOfType(app.json('api'), 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);
+      expect(alarms.filter((alarm) => alarm.MetricName === 'CPUUtilization' && alarm.Namespace === 'AWS/ECS')).toEqual([]);
+      expect(alarms.filter((alarm) => alarm.MetricName === 'MemoryUtilization' && alarm.Namespace === 'AWS/ECS')).toHaveLength(1);
+    } finally {
+      app.cleanup();
+    }
+  });
+});
