@@ -5,8 +5,8 @@
  * API Gateway's 29 s; every failure mapped to a 502/503/504 problem, client
  * errors the backend reports relayed as 4xx.
  */
-import http from 'node:http';
-import https from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
+import { http, https } from './node-http.js';
 import type { z } from 'zod';
 import { LIMITS } from './limits.js';
 import { ApiError, isProblem } from './problem.js';
@@ -42,7 +42,7 @@ export interface BackendClient {
 
 interface RawResponse {
   readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
+  readonly headers: IncomingHttpHeaders;
   /** undefined when the body exceeded the cap. */
   readonly body: Buffer | undefined;
 }

@@ -9,8 +9,9 @@
  * and node:https, not undici, to keep the Lambda bundle small.
  */
 import { promises as dns } from 'node:dns';
-import http from 'node:http';
-import https from 'node:https';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { RequestOptions } from 'node:https';
+import { http, https } from '../node-http.js';
 import type { LookupFunction, Socket } from 'node:net';
 import { IMAGE_SIGNATURE_BYTES, sniffImageFormat } from '../image-signature.js';
 import { ApiError } from '../problem.js';
@@ -266,11 +267,11 @@ type HopOutcome = { bytes: Buffer; location?: undefined } | { bytes?: undefined;
  * addresses only. The connect timeout covers TCP and, for https, the TLS
  * handshake: the timer stops at `connect` / `secureConnect`.
  */
-function startRequest(url: URL, addresses: readonly ResolvedAddress[], config: ImageFetchConfig): http.ClientRequest {
+function startRequest(url: URL, addresses: readonly ResolvedAddress[], config: ImageFetchConfig): ClientRequest {
   const literal = ipLiteralHost(url);
   const hostname = literal ?? url.hostname;
   const secure = url.protocol === 'https:';
-  const options: https.RequestOptions = {
+  const options: RequestOptions = {
     method: 'GET',
     hostname,
     port: effectivePort(url),
@@ -300,7 +301,7 @@ function startRequest(url: URL, addresses: readonly ResolvedAddress[], config: I
 }
 
 /** The response head, or the request's first error (later errors are ignored: the listener stays). */
-function responseOf(req: http.ClientRequest): Promise<http.IncomingMessage> {
+function responseOf(req: ClientRequest): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     req.once('response', resolve);
     req.on('error', reject);
@@ -316,7 +317,7 @@ async function getOnce(
 ): Promise<HopOutcome> {
   if (signal.aborted) throw signal.reason;
   const req = startRequest(url, addresses, config);
-  let res: http.IncomingMessage | undefined;
+  let res: IncomingMessage | undefined;
   // The total deadline ends the hop wherever it is: connecting, waiting for headers, or mid-body.
   const onAbort = () => {
     const reason = signal.reason as Error;

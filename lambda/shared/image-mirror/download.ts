@@ -4,8 +4,8 @@
  * URLs carry a signature: they never reach a log line or an error message.
  * On node:http/node:https (not undici) to keep the Lambda bundle small.
  */
-import http from 'node:http';
-import https from 'node:https';
+import type { Agent, IncomingMessage } from 'node:http';
+import { http, https } from '../node-http.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MirrorError, systemErrorCode } from './errors.js';
 import { shortDigest } from './manifest.js';
@@ -40,7 +40,7 @@ export interface DownloadOptions {
    * Connection pool for the URL's scheme (tests, benchmarks).
    * @default Node's global keep-alive agent for http or https
    */
-  readonly agent?: http.Agent;
+  readonly agent?: Agent;
 }
 
 const RETRY_RESET_BYTES = 1024 * 1024;
@@ -66,12 +66,12 @@ function reasonOf(err: unknown): string {
  * Errors carry only a code (`IDLE_TIMEOUT`, `CONNECT_TIMEOUT`, ECONNRESET,
  * ...), never the URL.
  */
-function get(url: string, headers: Record<string, string>, idleTimeoutMs: number, agent: http.Agent | undefined): Promise<http.IncomingMessage> {
+function get(url: string, headers: Record<string, string>, idleTimeoutMs: number, agent: Agent | undefined): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const transport = target.protocol === 'https:' ? https : http;
     const req = transport.request(target, { method: 'GET', headers, ...(agent ? { agent } : {}) });
-    let response: http.IncomingMessage | undefined;
+    let response: IncomingMessage | undefined;
     req.once('socket', (socket) => {
       if (!socket.connecting) return; // a pooled keep-alive socket
       const timer = setTimeout(() => {
