@@ -10,7 +10,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { cosine, scoreForCosine, SCORE_TABLE_FORMAT, type ScoreTable } from '../../lambda/shared/score-table.js';
 import { checkPairs, compareTableWithBackend } from '../../lambda/shared/score-check.js';
 import type { CompareProbe, ProbeAnswer } from './probe.js';
-import { basisPair, randomPair, randomPermutation, randomRotation, randomUnit, rng, scale } from './vectors.js';
+import { basisPair, randomPair, randomPermutation, randomRotation, randomUnit, rng, scale } from '../../lambda/shared/embedding-vectors.js';
 
 export interface CalibrateOptions {
   readonly probe: CompareProbe;

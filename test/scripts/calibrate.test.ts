@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cosine, deployableTableProblem, loadScoreTable, scoreEmbeddings } from '../../lambda/shared/score-table.js';
 import { calibrate } from '../../scripts/calibration/calibrate.js';
 import { createCompareProbe, type CompareProbe } from '../../scripts/calibration/probe.js';
-import { randomPair, rng } from '../../scripts/calibration/vectors.js';
+import { randomPair, rng } from '../../lambda/shared/embedding-vectors.js';
 import { startEngineServer, type EngineServer } from '../../local/engine/server.js';
 
 type Scorer = (a: number[], b: number[]) => number;
