@@ -14,7 +14,7 @@ import { createBackendClient, type BackendClient } from '../lambda/shared/backen
 import { createCompareHandler } from '../lambda/shared/compare.js';
 import { CORS_EXPOSE_HEADERS, preflightHeaders, staticAllowOrigin, withCors } from '../lambda/shared/cors.js';
 import { PATHS } from '../lambda/shared/contract.js';
-import { AUTH_SCHEMES_ENV, authSchemesFromEnv, createDocsHandler, defaultSwaggerUiDir } from '../lambda/shared/docs.js';
+import { createDocsHandler, defaultSwaggerUiDir } from '../lambda/shared/docs.js';
 import { createFaceProxyHandler } from '../lambda/shared/face-proxy.js';
 import type { ApiEvent, ApiResult, HandlerLogger } from '../lambda/shared/http.js';
 import { createImageFetcher, imageFetchConfigFromEnv, type HostResolver } from '../lambda/shared/image-fetch/index.js';
@@ -139,12 +139,12 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     // The same request deadline as in AWS, from the integration timeout this gateway imitates.
     integrationTimeoutMs: env.INTEGRATION_TIMEOUT_MS,
   });
-  // The same variable the CDK construct sets: Swagger UI offers Bearer only with a JWT issuer.
+  // As the CDK construct sets it: Swagger UI offers Bearer only with a JWT issuer.
   const docs = withCors(
     createDocsHandler({
       swaggerUiDir: defaultSwaggerUiDir(),
       logger: handlerLogger,
-      authSchemes: authSchemesFromEnv({ [AUTH_SCHEMES_ENV]: env.JWT_ISSUER ? 'ApiKey,Bearer' : 'ApiKey' }),
+      authSchemes: env.JWT_ISSUER ? ['ApiKey', 'Bearer'] : ['ApiKey'],
     }),
     env.CORS_ALLOW_ORIGINS,
   );
