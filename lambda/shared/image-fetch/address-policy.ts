@@ -242,7 +242,7 @@ export const MIN_DEPLOYABLE_PREFIX_V6 = 48;
  * address, in IPv4, IPv6 and the IPv6 spellings of IPv4 (mapped ::ffff:a.b.c.d
  * and compatible ::a.b.c.d), since the allow-list matches those too.
  */
-const FORBIDDEN_ALLOW_RANGES: ReadonlyArray<{ cidr: Cidr; words: string }> = [
+const FORBIDDEN_ALLOW_RANGE_TEXT: ReadonlyArray<readonly [string, string]> = [
   ['0.0.0.0/8', 'the unspecified address (0.0.0.0/8)'],
   ['127.0.0.0/8', 'loopback (127.0.0.0/8)'],
   ['169.254.0.0/16', 'link-local (169.254.0.0/16, instance metadata)'],
@@ -254,7 +254,11 @@ const FORBIDDEN_ALLOW_RANGES: ReadonlyArray<{ cidr: Cidr; words: string }> = [
   ['::ffff:169.254.0.0/112', 'link-local (::ffff:169.254.0.0/112)'],
   ['::127.0.0.0/104', 'loopback (::127.0.0.0/104)'],
   ['::169.254.0.0/112', 'link-local (::169.254.0.0/112)'],
-].map(([cidr, words]) => ({ cidr: ipaddr.parseCIDR(cidr!), words: words! }));
+];
+// Parsed on first use: only `cdk synth` checks allow-lists, so the functions that bundle this
+// module (fetch-image, proxy) do not pay for it in their start-up.
+let forbiddenAllowRanges: ReadonlyArray<{ cidr: Cidr; words: string }> | undefined;
+const forbiddenRanges = () => (forbiddenAllowRanges ??= FORBIDDEN_ALLOW_RANGE_TEXT.map(([cidr, words]) => ({ cidr: ipaddr.parseCIDR(cidr), words })));
 
 /** True when two CIDRs of the same family share at least one address. */
 function overlaps(a: Cidr, b: Cidr): boolean {
@@ -289,7 +293,7 @@ export function deployableAllowCidrProblems(entries: readonly string[]): AllowCi
       problems.push({ index, reason: `'${entry}' is not a CIDR such as 10.20.0.0/24 or fd12:3456:789a::/48` });
       return;
     }
-    const hit = FORBIDDEN_ALLOW_RANGES.find((forbidden) => overlaps(cidr, forbidden.cidr));
+    const hit = forbiddenRanges().find((forbidden) => overlaps(cidr, forbidden.cidr));
     if (hit) {
       problems.push({ index, reason: `'${entry}' covers ${hit.words}, which the image fetcher must never reach` });
       return;
