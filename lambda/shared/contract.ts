@@ -15,6 +15,10 @@ export const PATHS = {
   detectFaces: '/v1/face-verification/detect-faces',
   getFaceEmbeddings: '/v1/face-verification/get-face-embeddings',
   compareFaceEmbeddings: '/v1/face-verification/compare-face-embeddings',
+  /** Extension (not in the vendor's API): two images, one similarity. */
+  verifyFaces: '/v1/face-verification/verify-faces',
+  /** Extension (not in the vendor's API): one embedding against up to 1,000. */
+  compareFaceEmbeddingsBatch: '/v1/face-verification/compare-face-embeddings-batch',
   swaggerUi: '/swagger/index.html',
   openApiDocument: '/swagger/v1/swagger.json',
 } as const;
@@ -163,6 +167,81 @@ export const CompareFaceEmbeddingsResponseSchema = z
   })
   .meta({ id: 'CompareFaceEmbeddingsResponse', example: { similarity: 85 } });
 
+// ---- Extensions: not in the vendor's API (DESIGN.md "Beyond the vendor's three operations"). ----
+
+/** Request of the verify-faces extension: two images, each exactly as the vendor operations' `image`. */
+export const VerifyFacesRequestSchema = z
+  .object(
+    {
+      // Plain references to Image (a .meta() here would copy its id and break the OpenAPI $ref).
+      image1: ImageSchema,
+      image2: ImageSchema,
+    },
+    { error: 'the body must be a JSON object' },
+  )
+  .meta({ id: 'VerifyFacesRequest',
+    example: { image1: { bytes: '/9j/4AAQSkZJRgABAQEAYABgAAD...', url: null }, image2: { bytes: null, url: 'https://example.com/id-photo.jpg' } },
+  });
+
+export const VerifyFacesResponseSchema = z
+  .object({
+    similarity: CompareFaceEmbeddingsResponseSchema.shape.similarity,
+    /** The largest face of image1 (the one compared). */
+    face1: FaceSchema,
+    /** The largest face of image2 (the one compared). */
+    face2: FaceSchema,
+    unprocessedFaceCount1: z.number().int().min(0).meta({ description: 'Other faces found on image1 and not compared' }),
+    unprocessedFaceCount2: z.number().int().min(0).meta({ description: 'Other faces found on image2 and not compared' }),
+  })
+  .meta({ id: 'VerifyFacesResponse',
+    example: {
+      similarity: 85,
+      face1: { confidence: 0.9876, boundingBox: { x: 120, y: 80, width: 200, height: 250 } },
+      face2: { confidence: 0.9712, boundingBox: { x: 64, y: 40, width: 180, height: 224 } },
+      unprocessedFaceCount1: 0,
+      unprocessedFaceCount2: 1,
+    },
+  });
+
+/** At most this many candidates per compare-face-embeddings-batch request. */
+export const MAX_BATCH_EMBEDDINGS = 1000;
+
+export const CompareFaceEmbeddingsBatchRequestSchema = z
+  .object(
+    {
+      embedding: EmbeddingIn.meta({ description: 'The embedding to compare (the probe)', example: [0.123, -0.456, 0.789] }),
+      embeddings: z
+        .array(EmbeddingIn, { error: (issue) => (issue.input === undefined ? 'is required' : 'must be an array of embeddings') })
+        .min(1, { error: 'must hold at least 1 embedding' })
+        .max(MAX_BATCH_EMBEDDINGS, { error: `must hold at most ${MAX_BATCH_EMBEDDINGS} embeddings` })
+        .meta({
+          description: `Candidates to compare the probe with: 1 to ${MAX_BATCH_EMBEDDINGS}, each as long as \`embedding\``,
+          example: [[0.125, -0.45, 0.792], [-0.5, 0.2, 0.1]],
+        }),
+    },
+    { error: 'the body must be a JSON object' },
+  )
+  .superRefine((body, ctx) => {
+    if (!body.embedding || !Array.isArray(body.embeddings)) return;
+    const length = body.embedding.length;
+    body.embeddings.forEach((candidate, i) => {
+      if (candidate && candidate.length !== length) {
+        ctx.addIssue({ code: 'custom', path: ['embeddings', i], message: `must have the same length as embedding (${length}), got ${candidate.length}` });
+      }
+    });
+  })
+  .meta({ id: 'CompareFaceEmbeddingsBatchRequest',
+    example: { embedding: [0.123, -0.456, 0.789], embeddings: [[0.125, -0.45, 0.792], [-0.5, 0.2, 0.1]] },
+  });
+
+export const CompareFaceEmbeddingsBatchResponseSchema = z
+  .object({
+    similarities: z
+      .array(CompareFaceEmbeddingsResponseSchema.shape.similarity)
+      .meta({ description: 'One similarity per candidate, in the order of `embeddings`; each equals what compare-face-embeddings answers for that pair' }),
+  })
+  .meta({ id: 'CompareFaceEmbeddingsBatchResponse', example: { similarities: [85, -1] } });
+
 export const ProblemSchema = z
   .object({
     type: z.string().meta({ example: 'urn:face-verification:problem:validation-error' }),
@@ -183,6 +262,10 @@ export type GetFaceEmbeddingsResponse = z.infer<typeof GetFaceEmbeddingsResponse
 export type CompareFaceEmbeddingsRequest = z.infer<typeof CompareFaceEmbeddingsRequestSchema>;
 export type CompareFaceEmbeddingsResponse = z.infer<typeof CompareFaceEmbeddingsResponseSchema>;
 export type Face = z.infer<typeof FaceSchema>;
+export type VerifyFacesRequest = z.infer<typeof VerifyFacesRequestSchema>;
+export type VerifyFacesResponse = z.infer<typeof VerifyFacesResponseSchema>;
+export type CompareFaceEmbeddingsBatchRequest = z.infer<typeof CompareFaceEmbeddingsBatchRequestSchema>;
+export type CompareFaceEmbeddingsBatchResponse = z.infer<typeof CompareFaceEmbeddingsBatchResponseSchema>;
 
 /** `image.bytes`, `embedding1[3]`: the path of a zod issue as a client reads it. */
 export function fieldPath(path: readonly PropertyKey[]): string {
