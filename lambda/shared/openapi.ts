@@ -5,6 +5,8 @@
 import { OpenAPIRegistry, OpenApiGeneratorV3 } from '@asteasolutions/zod-to-openapi';
 import type { z } from 'zod';
 import {
+  CompareFaceEmbeddingsBatchRequestSchema,
+  CompareFaceEmbeddingsBatchResponseSchema,
   CompareFaceEmbeddingsRequestSchema,
   CompareFaceEmbeddingsResponseSchema,
   DetectFacesResponseSchema,
@@ -12,6 +14,8 @@ import {
   GetFaceEmbeddingsResponseSchema,
   PATHS,
   ProblemSchema,
+  VerifyFacesRequestSchema,
+  VerifyFacesResponseSchema,
 } from './contract.js';
 import { EXAMPLE_IMAGE_BASE64 } from './example-image.js';
 import { LIMITS } from './limits.js';
@@ -23,6 +27,11 @@ type ErrorResponse = { status: number; kind: ProblemKind; description: string; d
 const IMAGE_BAD_REQUEST: ErrorResponse = { status: 400, kind: 'validation-error', description: 'Invalid request (not JSON, no image, invalid base64, not JPEG/PNG, an image that cannot be decoded, bad maxFaceCount, image too large in pixels, refused or failed image URL, ...); `errors` names the field', detail: 'image.bytes: must be a JPEG or PNG image' };
 /** The 400 of compare-face-embeddings: only embeddings are involved. */
 const COMPARE_BAD_REQUEST: ErrorResponse = { status: 400, kind: 'validation-error', description: 'Invalid request (not JSON, embedding1 or embedding2 missing, not an array of finite numbers, empty, longer than 4,096, or of different lengths); `errors` names the field', detail: 'embedding2: must have the same length as embedding1' };
+
+/** The 400 of verify-faces: as the image operations, per image, plus "no face" on either. */
+const VERIFY_BAD_REQUEST: ErrorResponse = { status: 400, kind: 'validation-error', description: 'Invalid request: anything the image operations refuse, for image1 or image2, or no face found on one of them; `errors` names image1 or image2', detail: 'image2: no face found' };
+/** The 400 of compare-face-embeddings-batch. */
+const BATCH_BAD_REQUEST: ErrorResponse = { status: 400, kind: 'validation-error', description: 'Invalid request: embedding or embeddings missing, not arrays of finite numbers, 0 or more than 1,000 candidates, or a candidate of another length than embedding; `errors` names the field (e.g. `embeddings[3]`)', detail: 'embeddings[1]: must have the same length as embedding (3), got 2' };
 
 const ERROR_RESPONSES: ReadonlyArray<ErrorResponse> = [
   { status: 401, kind: 'unauthorized', description: 'Missing or invalid authentication (ApiKey or Bearer token)', detail: 'Send "Authorization: ApiKey <key>" or "Authorization: Bearer <jwt>".' },
@@ -57,9 +66,15 @@ function errorResponses(badRequest: ErrorResponse) {
 export const REQUEST_EXAMPLES = {
   image: { image: { bytes: EXAMPLE_IMAGE_BASE64, url: null }, maxFaceCount: 1 },
   compare: { embedding1: [0.123, -0.456, 0.789], embedding2: [0.125, -0.45, 0.792] },
+  /** The same photo twice: a working call that answers a high similarity. */
+  verify: { image1: { bytes: EXAMPLE_IMAGE_BASE64, url: null }, image2: { bytes: EXAMPLE_IMAGE_BASE64, url: null } },
+  compareBatch: { embedding: [0.123, -0.456, 0.789], embeddings: [[0.125, -0.45, 0.792], [-0.5, 0.2, 0.1]] },
 } as const;
 
-const operations: ReadonlyArray<{ path: string; operationId: string; summary: string; description: string; request: z.ZodType; example: unknown; badRequest: ErrorResponse; response: z.ZodType; ok: string }> = [
+/** Marks an operation that the vendor's API does not have (tag, `x-extension`, summary and description). */
+const EXTENSION_NOTE = 'Extension: not part of the vendor\'s API (the vendor\'s three operations are unchanged).';
+
+const operations: ReadonlyArray<{ path: string; operationId: string; summary: string; description: string; request: z.ZodType; example: unknown; badRequest: ErrorResponse; response: z.ZodType; ok: string; extension?: true }> = [
   {
     path: PATHS.detectFaces,
     operationId: 'detectFaces',
@@ -92,6 +107,35 @@ const operations: ReadonlyArray<{ path: string; operationId: string; summary: st
     badRequest: COMPARE_BAD_REQUEST,
     response: CompareFaceEmbeddingsResponseSchema,
     ok: 'Returns the similarity result',
+  },
+  {
+    path: PATHS.verifyFaces,
+    operationId: 'verifyFaces',
+    summary: 'Verify Faces (extension)',
+    description:
+      `${EXTENSION_NOTE} Compares the largest face of image1 with the largest face of image2 in one call and returns ` +
+      'their similarity, exactly as compare-face-embeddings would score their embeddings. Both images are processed ' +
+      'concurrently; embeddings never leave the server. An image without a face is a 400 naming image1 or image2.',
+    request: VerifyFacesRequestSchema,
+    example: REQUEST_EXAMPLES.verify,
+    badRequest: VERIFY_BAD_REQUEST,
+    response: VerifyFacesResponseSchema,
+    ok: 'Returns the similarity of the two largest faces',
+    extension: true,
+  },
+  {
+    path: PATHS.compareFaceEmbeddingsBatch,
+    operationId: 'compareFaceEmbeddingsBatch',
+    summary: 'Compare Face Embeddings, one against many (extension)',
+    description:
+      `${EXTENSION_NOTE} Compares one embedding with 1 to 1,000 candidates; each similarity equals what ` +
+      'compare-face-embeddings answers for that pair, in the order of the candidates.',
+    request: CompareFaceEmbeddingsBatchRequestSchema,
+    example: REQUEST_EXAMPLES.compareBatch,
+    badRequest: BATCH_BAD_REQUEST,
+    response: CompareFaceEmbeddingsBatchResponseSchema,
+    ok: 'Returns one similarity per candidate',
+    extension: true,
   },
 ];
 
@@ -131,7 +175,8 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
       operationId: op.operationId,
       summary: op.summary,
       description: op.description,
-      tags: ['Face Verification'],
+      tags: [op.extension ? 'Extensions' : 'Face Verification'],
+      ...(op.extension ? { 'x-extension': true } : {}),
       security,
       // The media-type example wins over the schema's in Swagger UI: the full photo lives here only
       // (the docs bundle), not in contract.ts, which every handler bundles.
@@ -157,5 +202,7 @@ export function buildOpenApiDocument(options: { serverUrl?: string; version?: st
   // placeholder; in the document it is the full request, so no example in it is one that fails.
   const requestSchema = document.components?.schemas?.FaceImageRequest as { example?: unknown } | undefined;
   if (requestSchema) requestSchema.example = REQUEST_EXAMPLES.image;
+  const verifySchema = document.components?.schemas?.VerifyFacesRequest as { example?: unknown } | undefined;
+  if (verifySchema) verifySchema.example = REQUEST_EXAMPLES.verify;
   return document;
 }

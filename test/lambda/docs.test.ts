@@ -15,7 +15,7 @@ describe('docs handler', () => {
     expect(init.body).toContain("url: './v1/swagger.json'");
   });
 
-  it('serves the OpenAPI document with the three operations', async () => {
+  it('serves the OpenAPI document with the vendor\'s three operations and the two extensions', async () => {
     const result = await handler(getEvent('/swagger/v1/swagger.json'));
     const doc = JSON.parse(result.body);
     expect(doc.openapi).toBe('3.0.3');
@@ -23,6 +23,8 @@ describe('docs handler', () => {
       '/v1/face-verification/detect-faces',
       '/v1/face-verification/get-face-embeddings',
       '/v1/face-verification/compare-face-embeddings',
+      '/v1/face-verification/verify-faces',
+      '/v1/face-verification/compare-face-embeddings-batch',
     ]);
   });
 

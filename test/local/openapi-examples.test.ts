@@ -21,13 +21,22 @@ describe('OpenAPI examples against npm start', () => {
   }, 60_000);
   afterAll(() => gateway.close());
 
+  it('GIVEN the extensions WHEN the document is read THEN they are marked apart from the vendor operations', () => {
+    const marked = Object.entries(doc.paths as Record<string, any>).filter(([, item]) => item.post['x-extension'] === true).map(([path]) => path);
+    expect(marked).toEqual(['/v1/face-verification/verify-faces', '/v1/face-verification/compare-face-embeddings-batch']);
+    for (const path of marked) {
+      expect(doc.paths[path].post.tags).toEqual(['Extensions']);
+      expect(doc.paths[path].post.summary).toMatch(/\(extension\)$/);
+    }
+  });
+
   it('GIVEN the served document WHEN its Servers entry is read THEN it is the gateway root, not ../..', () => {
     expect(doc.servers.map((s: { url: string }) => s.url)).toEqual(['/']);
   });
 
   it('GIVEN every operation WHEN its request example is posted as Swagger UI sends it THEN the answer is the documented 200', async () => {
     const operations = Object.entries(doc.paths as Record<string, any>).map(([path, item]) => ({ path, op: item.post }));
-    expect(operations).toHaveLength(3);
+    expect(operations).toHaveLength(5);
     for (const { path, op } of operations) {
       const example = op.requestBody.content['application/json'].example;
       expect(example, `${path} has a request example`).toBeDefined();
@@ -43,11 +52,15 @@ describe('OpenAPI examples against npm start', () => {
       if (path.endsWith('detect-faces')) expect(body.faces).toHaveLength(1);
       if (path.endsWith('get-face-embeddings')) expect(body.faces[0].embedding.length).toBeGreaterThan(0);
       if (path.endsWith('compare-face-embeddings')) expect(Number.isInteger(body.similarity)).toBe(true);
+      // The same photo twice: the same face, so the top score.
+      if (path.endsWith('verify-faces')) expect(body).toMatchObject({ similarity: 100, unprocessedFaceCount1: 0, unprocessedFaceCount2: 0 });
+      if (path.endsWith('compare-face-embeddings-batch')) expect(body.similarities).toHaveLength(example.embeddings.length);
     }
   }, 60_000);
 
   it('GIVEN the request schema WHEN its component example is read THEN it is the same working request', () => {
     expect(doc.components.schemas.FaceImageRequest.example).toEqual(doc.paths['/v1/face-verification/detect-faces'].post.requestBody.content['application/json'].example);
+    expect(doc.components.schemas.VerifyFacesRequest.example).toEqual(doc.paths['/v1/face-verification/verify-faces'].post.requestBody.content['application/json'].example);
   });
 });
 
