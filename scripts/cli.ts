@@ -14,6 +14,8 @@ export interface CliSpec {
   readonly options?: NonNullable<ParseArgsConfig['options']>;
   /** Names accepted as positional arguments; undefined: no positionals at all. @default undefined */
   readonly names?: readonly string[];
+  /** Accept any positional arguments (file paths); the script checks them. @default false */
+  readonly anyPositionals?: boolean;
 }
 
 /** The parsed command line, or what to print and the exit code. */
@@ -32,14 +34,14 @@ export function parseCli(argv: readonly string[], spec: CliSpec): CliParse {
       args: [...argv],
       options: { ...spec.options, help: { type: 'boolean', short: 'h' } },
       strict: true,
-      allowPositionals: spec.names !== undefined,
+      allowPositionals: spec.names !== undefined || spec.anyPositionals === true,
     }) as { values: Record<string, unknown>; positionals: string[] };
   } catch (error) {
     // node:util's messages name the flag ("Unknown option '--nope'...") and never echo values.
     return { kind: 'exit', code: 2, stdout: '', stderr: `${(error as Error).message}\n${spec.usage}\n` };
   }
   if (parsed.values.help) return { kind: 'exit', code: 0, stdout: `${spec.usage}\n`, stderr: '' };
-  const unknown = parsed.positionals.filter((name) => !spec.names!.includes(name));
+  const unknown = spec.anyPositionals ? [] : parsed.positionals.filter((name) => !spec.names!.includes(name));
   if (unknown.length > 0) {
     return { kind: 'exit', code: 2, stdout: '', stderr: `unknown name${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `"${n}"`).join(', ')}; known: ${spec.names!.join(', ')}\n${spec.usage}\n` };
   }
