@@ -49,6 +49,8 @@ const SCRIPTS: ReadonlyArray<{ npm: string; script: string; usage: RegExp }> = [
   { npm: 'bench:load', script: 'scripts/bench/load.ts', usage: /usage: npm run bench:load[\s\S]*LOAD_SECONDS/ },
   { npm: 'sync-image', script: 'scripts/sync-image.ts', usage: /usage: npm run sync-image -- --stage <name>[\s\S]*--function-name/ },
   { npm: 'docs:config', script: 'scripts/config-doc.ts', usage: /usage: npm run docs:config[\s\S]*docs\/configuration\.md/ },
+  { npm: 'cli', script: 'client/cli.ts', usage: /usage: npm run -s cli -- <command>[\s\S]*verify[\s\S]*FACE_VERIFICATION_API_KEY[\s\S]*exit codes/ },
+  { npm: 'client:types', script: 'scripts/client-types.ts', usage: /usage: npm run client:types[\s\S]*client\/types\.ts/ },
 ];
 
 describe('npm scripts: --help and unknown flags', () => {
@@ -113,6 +115,12 @@ describe('parseCli', () => {
     const result = parseCli(['--out'], spec);
     expect(result).toMatchObject({ kind: 'exit', code: 2 });
     expect(result.kind === 'exit' && result.stderr).toMatch(/--out/);
+  });
+
+  it('GIVEN anyPositionals (file paths) WHEN parsed THEN any positional is returned and flags are still checked', () => {
+    const files = { usage: 'usage: z', options: { url: { type: 'string' as const } }, anyPositionals: true };
+    expect(parseCli(['a.jpg', '--url', 'u', 'b.jpg'], files)).toEqual({ kind: 'run', values: { url: 'u' }, positionals: ['a.jpg', 'b.jpg'] });
+    expect(parseCli(['a.jpg', '--nope'], files)).toMatchObject({ kind: 'exit', code: 2 });
   });
 
   it('GIVEN names when the script takes none WHEN parsed THEN exit 2', () => {
