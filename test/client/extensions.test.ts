@@ -7,25 +7,17 @@
  * 2. Against the real local gateway: these need the gateway routes of the two extensions (issue 11
  *    points 1 and 2, built on other branches). EXTENSION_ROUTES_ON_GATEWAY turns them on once merged.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaceVerificationClient, FaceVerificationError, imageFromBuffer, imageFromUrl } from '../../client/node.js';
-import {
-  CompareFaceEmbeddingsBatchRequestSchema,
-  CompareFaceEmbeddingsBatchResponseSchema,
-  MAX_BATCH_EMBEDDINGS,
-  parseRequest,
-  PATHS,
-  VerifyFacesRequestSchema,
-  VerifyFacesResponseSchema,
-} from '../../lambda/shared/contract.js';
-import { ApiError, PROBLEM_CONTENT_TYPE } from '../../lambda/shared/problem.js';
+import { MAX_BATCH_EMBEDDINGS, PATHS } from '../../lambda/shared/contract.js';
 import { loadScoreTable, scoreEmbeddings } from '../../lambda/shared/score-table.js';
 import { ENGINE_SCORE_TABLE_PATH } from '../../local/engine/score.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { sample } from '../helpers/images.js';
+import { startContractServer, type ContractServer } from './contract-server.js';
 
 /**
  * Set to true when the local gateway serves verify-faces and compare-face-embeddings-batch
@@ -36,63 +28,27 @@ const EXTENSION_ROUTES_ON_GATEWAY = false;
 const KEY = 'extension-test-key-0123456789';
 
 describe('extension methods against a server speaking the documented contract', () => {
-  let server: Server;
+  let server: ContractServer;
   let url: string;
-  const received: Array<{ path: string; authorization?: string; body: unknown }> = [];
   const table = loadScoreTable(ENGINE_SCORE_TABLE_PATH);
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-        received.push({ path: req.url ?? '', authorization: req.headers.authorization, body });
-        const requestId = `rid-${received.length}`;
-        try {
-          let answer: unknown;
-          if (req.url === PATHS.verifyFaces) {
-            parseRequest(VerifyFacesRequestSchema, body);
-            answer = VerifyFacesResponseSchema.parse({
-              similarity: 91,
-              face1: { confidence: 0.99, boundingBox: { x: 1, y: 2, width: 30, height: 40 } },
-              face2: { confidence: 0.98, boundingBox: { x: 5, y: 6, width: 70, height: 80 } },
-              unprocessedFaceCount1: 0,
-              unprocessedFaceCount2: 2,
-            });
-          } else if (req.url === PATHS.compareFaceEmbeddingsBatch) {
-            const request = parseRequest(CompareFaceEmbeddingsBatchRequestSchema, body);
-            const similarities = request.embeddings.map((candidate) => {
-              const score = scoreEmbeddings(table, request.embedding!, candidate!);
-              if (score === 'refuse') throw new ApiError('validation-error', 'refused');
-              return score;
-            });
-            answer = CompareFaceEmbeddingsBatchResponseSchema.parse({ similarities });
-          } else {
-            throw new ApiError('not-found', `No route for ${req.method} ${req.url}.`);
-          }
-          res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': requestId }).end(JSON.stringify(answer));
-        } catch (error) {
-          const apiError = error instanceof ApiError ? error : new ApiError('internal-error', 'unexpected');
-          res.writeHead(apiError.status, { 'content-type': PROBLEM_CONTENT_TYPE, 'x-request-id': requestId }).end(JSON.stringify(apiError.toProblem(requestId)));
-        }
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await startContractServer();
+    url = server.url;
   });
-  afterAll(() => {
-    server?.close();
+  afterAll(async () => {
+    await server?.close();
   });
+  const received = () => server.received;
 
   it('GIVEN two images (bytes and url) WHEN verifyFaces THEN the request has the documented shape and the answer comes back typed', async () => {
-    received.length = 0;
+    received().length = 0;
     const client = new FaceVerificationClient({ baseUrl: url, apiKey: KEY });
     const answer = await client.verifyFaces({ image1: imageFromBuffer(sample(1)), image2: imageFromUrl('https://example.com/id.jpg') });
     expect(answer.similarity).toBe(91);
     expect(answer.face2.boundingBox.width).toBe(70);
     expect(answer.unprocessedFaceCount2).toBe(2);
-    expect(received).toEqual([{ path: PATHS.verifyFaces, authorization: `ApiKey ${KEY}`, body: { image1: { bytes: sample(1).toString('base64') }, image2: { url: 'https://example.com/id.jpg' } } }]);
+    expect(received()).toEqual([{ path: PATHS.verifyFaces, authorization: `ApiKey ${KEY}`, body: { image1: { bytes: sample(1).toString('base64') }, image2: { url: 'https://example.com/id.jpg' } } }]);
   });
 
   it('GIVEN an invalid image2 WHEN verifyFaces THEN the 400 problem names image2', async () => {
