@@ -378,7 +378,7 @@ export class FaceVerificationClient {
       if (!outcome.retry || attempt > maxRetries) throw outcome.error;
       let delayMs: number;
       if (outcome.retryAfterMs !== undefined) {
-        // Not sooner than the server asked; a little jitter above it spreads clients that were refused together.
+        // Not sooner than the server asked; a random extra of up to a fifth (at most 1 s) spreads clients refused together.
         if (outcome.retryAfterMs > this.maxRetryDelayMs) throw outcome.error;
         delayMs = outcome.retryAfterMs + Math.floor(Math.random() * Math.min(1000, outcome.retryAfterMs * 0.2 + 50));
       } else {
