@@ -399,6 +399,7 @@ export class FaceVerificationClient {
     let response: Response;
     let text: string;
     try {
+      // The API never redirects; following one would re-send the body (and, same-origin, the credential) elsewhere.
       response = await this.#fetch(url, { method: 'POST', headers, body, signal: signal ? AbortSignal.any([signal, timeout]) : timeout, redirect: 'error' });
       text = await response.text();
     } catch (error) {
