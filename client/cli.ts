@@ -247,7 +247,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         ...(bearerToken !== undefined ? { bearerToken } : {}),
         timeoutMs: integerFlag('timeout', values.timeout, 1) ?? DEFAULT_TIMEOUT_MS,
         maxRetries: integerFlag('retries', values.retries, 0) ?? DEFAULT_MAX_RETRIES,
-        onRetry: ({ status, delayMs }) => process.stderr.write(`HTTP ${status}: retrying in ${(delayMs / 1000).toFixed(1)} s\n`),
+        onRetry: ({ status, delayMs, retryAfterMs }) =>
+          process.stderr.write(`HTTP ${status}: retrying in ${(delayMs / 1000).toFixed(1)} s${retryAfterMs !== undefined ? ` (Retry-After ${retryAfterMs / 1000} s)` : ''}\n`),
       });
     } catch (error) {
       // The client's messages name the option, never its value.

@@ -158,6 +158,38 @@ describe('npm run cli against the real gateway', () => {
   }, 60_000);
 });
 
+describe('npm run cli against a rate-limited gateway', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    // One request per 5 s: slow enough that the CLI's own start-up does not refill the bucket.
+    gw = await startTestGateway({ API_KEYS: KEY, RATE_LIMIT_RPS: '0.2', RATE_LIMIT_BURST: '1' });
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('GIVEN the key\'s token spent WHEN compare THEN the gateway answers 429 + Retry-After, the CLI says so, waits, and the retry succeeds', async () => {
+    const e = file('rl.json', '[1, 0, 0]');
+    expect((await gw.post('/v1/face-verification/compare-face-embeddings', { embedding1: [1], embedding2: [1] }, { authorization: `ApiKey ${KEY}` })).status).toBe(200);
+    const started = performance.now();
+    const run = await cli(['compare', e, e], { FACE_VERIFICATION_URL: gw.url, FACE_VERIFICATION_API_KEY: KEY });
+    const elapsed = performance.now() - started;
+    expect(run.code).toBe(EXIT.ok);
+    expect(JSON.parse(run.stdout)).toEqual({ similarity: 100 });
+    const retries = [...run.stderr.matchAll(/^HTTP 429: retrying in (\d+\.\d) s \(Retry-After (\d+) s\)$/gm)].map((m) => ({ wait: Number(m[1]), retryAfter: Number(m[2]) }));
+    const waits = retries.map((r) => r.wait);
+    expect(waits.length).toBeGreaterThanOrEqual(1);
+    const statuses = gw.logs.map((line) => JSON.parse(line)).filter((l) => l.msg === 'request').map((l) => l.status as number);
+    expect(statuses).toEqual([200, ...waits.map(() => 429), 200]);
+    // Each wait honoured the gateway's Retry-After (whole seconds, at least 1).
+    for (const { wait, retryAfter } of retries) {
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(wait).toBeGreaterThanOrEqual(retryAfter);
+    }
+    expect(elapsed).toBeGreaterThanOrEqual(waits[0]! * 1000);
+  }, 60_000);
+});
+
 describe('npm run cli: extensions, 429 and a stopped server', () => {
   let contract: ContractServer;
   let fake: FakeBackend;
@@ -201,7 +233,7 @@ describe('npm run cli: extensions, 429 and a stopped server', () => {
     const e = file('e.json', '[1, 2]');
     const run = await cli(['compare', e, e], { FACE_VERIFICATION_URL: fake.url });
     expect(run.code).toBe(EXIT.ok);
-    expect(run.stderr).toMatch(/^HTTP 429: retrying in 1\.\d s\n$/);
+    expect(run.stderr).toMatch(/^HTTP 429: retrying in 1\.\d s \(Retry-After 1 s\)\n$/);
     expect(JSON.parse(run.stdout)).toEqual({ similarity: 77 });
     calls = 0;
     const once = await cli(['compare', e, e, '--retries', '0'], { FACE_VERIFICATION_URL: fake.url });
