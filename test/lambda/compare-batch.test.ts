@@ -161,6 +161,26 @@ describe('table mode: every similarity equals compare-face-embeddings', () => {
     expect(JSON.parse(result.body).errors[0]).toEqual({ field: 'embedding', reason: "must have 3 numbers (the backend's embedding size), got 2" });
   });
 
+  it('GIVEN 512-d embeddings WHEN sized as docs/api.md says THEN about 570 fit at full double precision, 600 do not, and 1,000 fit at 6 decimals', async () => {
+    const handler = createCompareRoutesHandler({ mode: 'table', table: floorTable, logger });
+    const random = rng(512);
+    const unit = () => {
+      const v = Array.from({ length: 512 }, () => random() * 2 - 1);
+      const n = Math.hypot(...v);
+      // Float32 values as JavaScript doubles: what JSON.stringify of a model's float32 output prints (~20 characters each).
+      return Array.from(new Float32Array(v.map((x) => x / n)));
+    };
+    const probe = unit();
+    const pool = Array.from({ length: 1000 }, unit);
+    const status = async (embeddings: number[][]) => (await handler(postEvent(BATCH, { embedding: probe, embeddings }))).statusCode;
+    expect(await status(pool.slice(0, 570))).toBe(200);
+    expect(await status(pool.slice(0, 600))).toBe(413);
+    const six = (v: number[]) => v.map((x) => Math.round(x * 1e6) / 1e6);
+    const rounded = JSON.stringify({ embedding: six(probe), embeddings: pool.map(six) });
+    expect(rounded.length).toBeLessThan(LIMITS.maxRequestBodyBytes);
+    expect((await handler(postEvent(BATCH, rounded))).statusCode).toBe(200);
+  });
+
   it('GIVEN 1,000 candidates of 4,096 numbers WHEN posted THEN 413 saying the body limit, and nothing of the body in the log', async () => {
     const handler = createCompareRoutesHandler({ mode: 'table', table: floorTable, logger });
     const row = Array.from({ length: 4096 }, (_, i) => ((i % 97) + 0.123456) / 100);
