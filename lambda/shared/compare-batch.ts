@@ -38,6 +38,8 @@ export const DEFAULT_BATCH_CONCURRENCY = 8;
 /**
  * Upper bound of the setting: the backend client's keep-alive pool has 64 sockets
  * (backend-client.ts `maxSockets`); more calls in flight would only queue inside the agent.
+ * 64 sockets are far inside a Lambda instance's 1,024 file descriptors ("Lambda quotas",
+ * Function configuration, deployment, and execution), and an instance serves one batch at a time.
  */
 export const MAX_BATCH_CONCURRENCY = 64;
 
