@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS } from '../lambda/shared/authorizer.js';
 import { isLoopbackHost } from '../lambda/shared/image-fetch/address-policy.js';
 import { originProblem } from '../lambda/shared/cors.js';
+import { DEFAULT_BATCH_CONCURRENCY, MAX_BATCH_CONCURRENCY } from '../lambda/shared/compare-batch.js';
 import { LIMITS } from '../lambda/shared/limits.js';
 
 const optionalString = z
@@ -65,6 +66,8 @@ export const GatewayEnvSchema = z
     SCORE_TABLE: optionalString,
     /** Seconds between live checks of the table against BACKEND_URL (COMPARE_MODE=table with a BACKEND_URL). */
     COMPARE_CHECK_INTERVAL_S: int(300, 1, 86_400),
+    /** compare-face-embeddings-batch in forward mode: backend calls in flight per batch (the Lambda's COMPARE_BATCH_CONCURRENCY). */
+    COMPARE_BATCH_CONCURRENCY: int(DEFAULT_BATCH_CONCURRENCY, 1, MAX_BATCH_CONCURRENCY),
     IMAGE_FETCH_ALLOW_CIDRS: optionalString,
     IMAGE_FETCH_MAX_BYTES: optionalString,
     IMAGE_FETCH_TIMEOUT_MS: optionalString,

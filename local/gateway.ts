@@ -11,7 +11,8 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayAuthorizerResult } from 'aws-lambda';
 import { bearerClientUsageKey, createAuthorizer, DEFAULT_BEARER_PLAN, keyId, Unauthorized, UNAUTHORIZED } from '../lambda/shared/authorizer.js';
 import { createBackendClient, type BackendClient } from '../lambda/shared/backend-client.js';
-import { createCompareHandler } from '../lambda/shared/compare.js';
+import { createCompareHandler, type CompareDeps } from '../lambda/shared/compare.js';
+import { createCompareBatchHandler } from '../lambda/shared/compare-batch.js';
 import { CORS_EXPOSE_HEADERS, preflightHeaders, staticAllowOrigin, withCors } from '../lambda/shared/cors.js';
 import { PATHS } from '../lambda/shared/contract.js';
 import { createDocsHandler, defaultSwaggerUiDir } from '../lambda/shared/docs.js';
@@ -116,6 +117,8 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   let compareWatch: CompareWatch | undefined;
   let checkBackend: BackendClient | undefined;
   let compare: Handler;
+  // The batch extension gets the same deps as compare (as on the compare Lambda): same mode, table and fallback.
+  let compareDeps: CompareDeps;
   if (compareMode === 'table') {
     const table = loadScoreTable(env.SCORE_TABLE ?? ENGINE_SCORE_TABLE_PATH);
     if (env.BACKEND_URL) {
@@ -125,13 +128,15 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
       compareWatch = startCompareWatch({ table, backend: checkBackend, intervalS: env.COMPARE_CHECK_INTERVAL_S ?? 300, log });
       await compareWatch.runNow();
       const watch = compareWatch;
-      compare = createCompareHandler({ mode: 'table', table, logger: handlerLogger, fallback: { backend, forwarding: () => watch.forwarding() } });
+      compareDeps = { mode: 'table', table, logger: handlerLogger, fallback: { backend, forwarding: () => watch.forwarding() } };
     } else {
-      compare = createCompareHandler({ mode: 'table', table, logger: handlerLogger });
+      compareDeps = { mode: 'table', table, logger: handlerLogger };
     }
   } else {
-    compare = createCompareHandler({ mode: 'forward', backend, logger: handlerLogger });
+    compareDeps = { mode: 'forward', backend, logger: handlerLogger };
   }
+  compare = createCompareHandler(compareDeps);
+  const compareBatch: Handler = createCompareBatchHandler(compareDeps, { concurrency: env.COMPARE_BATCH_CONCURRENCY, integrationTimeoutMs: env.INTEGRATION_TIMEOUT_MS });
   const proxy = createFaceProxyHandler({
     backend,
     imageFetcher: createImageFetcher({ ...imageFetchConfigFromEnv(env as unknown as NodeJS.ProcessEnv), lookup: options.imageFetchLookup }),
@@ -156,6 +161,8 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     [PATHS.detectFaces, { method: 'POST', auth: true, handler: withCors(proxy, env.CORS_ALLOW_ORIGINS) }],
     [PATHS.getFaceEmbeddings, { method: 'POST', auth: true, handler: withCors(proxy, env.CORS_ALLOW_ORIGINS) }],
     [PATHS.compareFaceEmbeddings, { method: 'POST', auth: true, handler: withCors(compare, env.CORS_ALLOW_ORIGINS) }],
+    // Extension (issue 11): behind the same authorizer, usage keys, throttle and body limits as compare.
+    [PATHS.compareFaceEmbeddingsBatch, { method: 'POST', auth: true, handler: withCors(compareBatch, env.CORS_ALLOW_ORIGINS) }],
   ]);
 
   function send(res: ServerResponse, result: ApiResult, requestId: string): void {

@@ -1,7 +1,8 @@
 /**
  * Smoke test against any endpoint (the laptop gateway or a deployed stage):
- * the vendor guide's three calls plus the main error cases, with pass/fail and
- * latency per call.
+ * the vendor guide's three calls, the compare-face-embeddings-batch extension
+ * (checked against the single compares) and the main error cases, with pass/fail
+ * and latency per call.
  *
  *   npm run smoke -- --url <base URL> --api-key <key> [--image <jpeg|png>] [--no-docs]
  *
@@ -19,6 +20,8 @@ const PATHS = {
   detectFaces: 'v1/face-verification/detect-faces',
   getFaceEmbeddings: 'v1/face-verification/get-face-embeddings',
   compareFaceEmbeddings: 'v1/face-verification/compare-face-embeddings',
+  /** Extension (issue 11): one embedding against many. */
+  compareFaceEmbeddingsBatch: 'v1/face-verification/compare-face-embeddings-batch',
   swaggerUi: 'swagger/index.html',
 } as const;
 
@@ -205,6 +208,29 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
     );
   });
 
+  await check('extension: compare-face-embeddings-batch (equals the single compares)', async () => {
+    expectThat(embedding, 'skipped: no embedding from the previous call');
+    const probe = embedding;
+    // The face itself, a reordered copy, its opposite and a half-perturbed copy: the score range's top, middle and bottom.
+    const candidates = [probe, [...probe].reverse(), probe.map((x) => -x), probe.map((x, i) => (i % 2 ? x : -x / 2))];
+    const singles: number[] = [];
+    for (const candidate of candidates) {
+      const single = await call('POST', PATHS.compareFaceEmbeddings, JSON.stringify({ embedding1: probe, embedding2: candidate }));
+      expectThat(single.status === 200 && Number.isInteger(single.body?.similarity), `the single compare answered ${single.status}${problemDetail(single)}`);
+      singles.push(single.body.similarity);
+    }
+    return expectReply(
+      () => call('POST', PATHS.compareFaceEmbeddingsBatch, JSON.stringify({ embedding: probe, embeddings: candidates })),
+      (reply) => {
+        expectThat(reply.status === 200, `expected 200, got ${reply.status}${problemDetail(reply)}`);
+        const similarities = reply.body?.similarities;
+        expectThat(Array.isArray(similarities) && similarities.length === candidates.length, `expected ${candidates.length} similarities`);
+        expectThat(similarities.every((s: unknown, i: number) => s === singles[i]), `batch answered [${similarities.join(', ')}], the single compares [${singles.join(', ')}]`);
+        return `similarities [${similarities.join(', ')}] = the single compares`;
+      },
+    );
+  });
+
   const detectBody = JSON.stringify({ image: { bytes: imageBase64 }, maxFaceCount: 1 });
   await check('error: no Authorization header -> 401', () => expectReply(() => call('POST', PATHS.detectFaces, detectBody, {}), (reply) => expectProblem(reply, 401)));
   await check('error: unknown API key -> 401', () =>
@@ -221,6 +247,9 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
   await check('error: compare without embedding1 -> 400 naming embedding1', () =>
     expectReply(() => call('POST', PATHS.compareFaceEmbeddings, JSON.stringify({ embedding2: [0.1, 0.2] })), (reply) => expectProblem(reply, 400, 'embedding1')),
   );
+  await check('error: batch candidate of another length -> 400 naming embeddings[1]', () =>
+    expectReply(() => call('POST', PATHS.compareFaceEmbeddingsBatch, JSON.stringify({ embedding: [0.1, 0.2], embeddings: [[0.2, 0.1], [0.3]] })), (reply) => expectProblem(reply, 400, 'embeddings[1]')),
+  );
   await check('error: unknown path -> 404', () => expectReply(() => call('POST', 'v1/face-verification/no-such-call', detectBody), (reply) => expectProblem(reply, 404)));
 
   return { passed: results.every((r) => r.passed), results };
@@ -235,7 +264,8 @@ export function formatResult(result: SmokeResult): string {
 /** `npm run smoke -- --help`. */
 export const SMOKE_USAGE = `usage: npm run smoke -- --url <base URL> --api-key <key> [--image <file>] [--no-docs] [--timeout-ms <ms>]
 
-Runs the vendor guide's three calls and the main error cases against <base URL>
+Runs the vendor guide's three calls, the compare-face-embeddings-batch extension
+(it must equal the single compares) and the main error cases against <base URL>
 (the laptop gateway or a deployed stage) and prints PASS/FAIL, status and latency
 per call. Exit code 0 when all pass, 1 when one fails, 2 on a usage error.
 

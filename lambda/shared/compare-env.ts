@@ -1,11 +1,12 @@
 /**
  * The compare function's dependencies from its environment: COMPARE_MODE (`forward` | `table`),
- * BACKEND_URL, BACKEND_TIMEOUT_MS, SCORE_TABLE, and in table mode COMPARE_MODE_SECRET_ID (the
+ * BACKEND_URL, BACKEND_TIMEOUT_MS, SCORE_TABLE, COMPARE_BATCH_CONCURRENCY (the batch route), and in table mode COMPARE_MODE_SECRET_ID (the
  * live check's switch, see lambda/shared/compare-mode.ts) with COMPARE_MODE_CACHE_MS.
  */
 import { resolve } from 'node:path';
 import { createBackendClient } from './backend-client.js';
 import type { CompareDeps } from './compare.js';
+import { DEFAULT_BATCH_CONCURRENCY, MAX_BATCH_CONCURRENCY, type CompareBatchOptions } from './compare-batch.js';
 import { forwardingFromFlag } from './compare-mode.js';
 import { envInt, envString, requireEnv, type Env } from './env.js';
 import type { HandlerLogger } from './http.js';
@@ -48,4 +49,13 @@ export function compareDepsFromEnv(env: Env, logger: HandlerLogger, bundleDir: s
     return { mode, backend: createBackendClient({ baseUrl: requireEnv(env, 'BACKEND_URL'), timeoutMs: backendTimeout(env) }), logger };
   }
   throw new Error(`configuration: COMPARE_MODE must be "table" or "forward", got "${mode}"`);
+}
+
+/**
+ * The batch route's options: COMPARE_BATCH_CONCURRENCY, backend calls in flight per batch in
+ * forward mode (1 to 64, default 8; see lambda/shared/compare-batch.ts for why).
+ * @throws Error naming the variable when it is out of range
+ */
+export function compareBatchOptionsFromEnv(env: Env): CompareBatchOptions {
+  return { concurrency: envInt(env, 'COMPARE_BATCH_CONCURRENCY', DEFAULT_BATCH_CONCURRENCY, { min: 1, max: MAX_BATCH_CONCURRENCY }) };
 }

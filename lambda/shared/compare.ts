@@ -32,7 +32,8 @@ export type CompareDeps =
   | { readonly mode: 'table'; readonly table: ScoreTable; readonly logger: HandlerLogger; readonly fallback?: CompareFallback }
   | { readonly mode: 'forward'; readonly backend: BackendClient; readonly logger: HandlerLogger };
 
-function isFiniteNumberArray(value: unknown): value is number[] {
+/** An embedding as the schema accepts it: 1 to 4,096 finite numbers (the fast path's check). */
+export function isFiniteNumberArray(value: unknown): value is number[] {
   if (!Array.isArray(value) || value.length === 0 || value.length > LIMITS.maxEmbeddingLength) return false;
   for (let i = 0; i < value.length; i++) {
     const x = value[i];
@@ -56,6 +57,32 @@ export function parseCompareRequest(body: unknown): CompareFaceEmbeddingsRequest
   return parseRequest(CompareFaceEmbeddingsRequestSchema, body);
 }
 
+/**
+ * Table mode: refuses an embedding whose length is not the table's `dimension` (400 naming `field`).
+ * Shared by compare-face-embeddings and the batch extension, so both refuse alike.
+ */
+export function checkTableDimension(table: ScoreTable, embedding: readonly number[], field: string): void {
+  const { dimension } = table;
+  if (dimension !== null && embedding.length !== dimension) {
+    const reason = `must have ${dimension} numbers (the backend's embedding size), got ${embedding.length}`;
+    throw new ApiError('validation-error', `${field}: ${reason}`, { errors: [{ field, reason }] });
+  }
+}
+
+/**
+ * Table mode's similarity of one pair: the one scoring code of compare-face-embeddings and
+ * of every pair of the batch extension. A zero vector with a table that refuses those is a
+ * 400 whose detail starts with `detailFields` and whose `errors[0].field` is `field`.
+ */
+export function tableSimilarity(table: ScoreTable, a: readonly number[], b: readonly number[], detailFields: string, field: string): number {
+  const similarity = scoreEmbeddings(table, a, b);
+  if (similarity === 'refuse') {
+    const reason = 'must not be a zero vector (its direction, and so the cosine, is undefined)';
+    throw new ApiError('validation-error', `${detailFields}: ${reason}`, { errors: [{ field, reason }] });
+  }
+  return similarity;
+}
+
 export function createCompareHandler(deps: CompareDeps): (event: ApiEvent) => Promise<ApiResult> {
   return (event) =>
     answer(event, deps.logger, async (requestId) => {
@@ -73,16 +100,8 @@ export function createCompareHandler(deps: CompareDeps): (event: ApiEvent) => Pr
       };
       if (deps.mode === 'forward') return forward(deps.backend);
       if (deps.fallback && (await deps.fallback.forwarding())) return forward(deps.fallback.backend);
-      const { dimension } = deps.table;
-      if (dimension !== null && embedding1.length !== dimension) {
-        const reason = `must have ${dimension} numbers (the backend's embedding size), got ${embedding1.length}`;
-        throw new ApiError('validation-error', `embedding1: ${reason}`, { errors: [{ field: 'embedding1', reason }] });
-      }
-      const similarity = scoreEmbeddings(deps.table, embedding1, embedding2);
-      if (similarity === 'refuse') {
-        const reason = 'must not be a zero vector (its direction, and so the cosine, is undefined)';
-        throw new ApiError('validation-error', `embedding1/embedding2: ${reason}`, { errors: [{ field: 'embedding1', reason }] });
-      }
+      checkTableDimension(deps.table, embedding1, 'embedding1');
+      const similarity = tableSimilarity(deps.table, embedding1, embedding2, 'embedding1/embedding2', 'embedding1');
       return jsonResult(200, { similarity }, requestId);
     });
 }

@@ -19,6 +19,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { bearerClientUsageKey } from '../../lambda/shared/authorizer.js';
+import { DEFAULT_BATCH_CONCURRENCY } from '../../lambda/shared/compare-batch.js';
 import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS, staticAllowOrigin } from '../../lambda/shared/cors.js';
 import { AUTH_SCHEMES_ENV, SWAGGER_UI_ASSETS } from '../../lambda/shared/docs.js';
 import { LIMITS } from '../../lambda/shared/limits.js';
@@ -32,6 +33,8 @@ export const ROUTES = {
   detectFaces: ['v1', 'face-verification', 'detect-faces'],
   getFaceEmbeddings: ['v1', 'face-verification', 'get-face-embeddings'],
   compareFaceEmbeddings: ['v1', 'face-verification', 'compare-face-embeddings'],
+  /** Extension (issue 11): on the compare function, behind the same authorizer and usage plans. */
+  compareFaceEmbeddingsBatch: ['v1', 'face-verification', 'compare-face-embeddings-batch'],
 } as const;
 
 /** Where the docs function finds swagger-ui-dist's files inside its bundle. */
@@ -204,13 +207,18 @@ export class FaceApi extends Construct {
     // Forward mode, and table mode's fallback when the live check flips the switch (docs/score-table.md).
     compareEnvironment.BACKEND_URL = props.backend.url;
     compareEnvironment.BACKEND_TIMEOUT_MS = String(LIMITS.defaultBackendTimeoutMs);
+    // compare-face-embeddings-batch in forward mode: backend calls in flight per batch (why 8: lambda/shared/compare-batch.ts).
+    compareEnvironment.COMPARE_BATCH_CONCURRENCY = String(DEFAULT_BATCH_CONCURRENCY);
     if (props.compare.mode === 'table' && props.compareModeFlag) compareEnvironment.COMPARE_MODE_SECRET_ID = props.compareModeFlag.secretArn;
     const compare = new HandlerFunction(this, 'Compare', {
       handler: 'compare',
-      description: `POST compare-face-embeddings (${props.compare.mode === 'table' ? 'calibrated score table' : 'forwarded to the container'})`,
+      description: `POST compare-face-embeddings and -batch (${props.compare.mode === 'table' ? 'calibrated score table' : 'forwarded to the container'})`,
       logRetention,
       memorySize: 512,
       // Table mode may forward too (after a failed live check), so both wait for the container like the proxy.
+      // A forwarded batch draws from the same request deadline (28 s, lambda/shared/deadline.ts) and answers
+      // its own 504 when it runs out, so the batch route needs no longer timeout; 512 MB holds a 6 MB body's
+      // parsed numbers (about 750,000 doubles).
       timeout: Duration.seconds(30),
       // In the VPC either way: forwarding reaches the ALB, the switch comes through the Secrets Manager endpoint.
       ...inVpc,
@@ -349,6 +357,8 @@ export class FaceApi extends Construct {
     resourceAt(ROUTES.detectFaces).addMethod('POST', integration(proxy), secured);
     resourceAt(ROUTES.getFaceEmbeddings).addMethod('POST', integration(proxy), secured);
     resourceAt(ROUTES.compareFaceEmbeddings).addMethod('POST', integration(compare), secured);
+    // A second route on the compare function: same mode, table, switch and backend, and its alarms cover both.
+    resourceAt(ROUTES.compareFaceEmbeddingsBatch).addMethod('POST', integration(compare), secured);
 
     if (docs) {
       const swagger = this.api.root.addResource('swagger');

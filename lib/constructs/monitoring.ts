@@ -38,6 +38,14 @@ export interface MonitoringProps {
   readonly cpuAlarm?: boolean;
   /** Alarms created elsewhere (e.g. the image mirror's) to show on the dashboard. @default none */
   readonly extraAlarms?: cloudwatch.IAlarm[];
+  /**
+   * Routes that get a dashboard widget of their own (requests, 4XX, 5XX, latency), e.g. two routes
+   * sharing one function. Needs the stage's detailed metrics (`metricsEnabled`), which publish
+   * per-method metrics with the ApiName, Method, Resource and Stage dimensions ("Amazon API Gateway
+   * dimensions and metrics", API Gateway developer guide).
+   * @default none
+   */
+  readonly routes?: ReadonlyArray<{ readonly method: string; readonly resource: string }>;
 }
 
 /** Dashboard and alarms. */
@@ -198,6 +206,24 @@ export class Monitoring extends Construct {
       new cloudwatch.GraphWidget({ title: 'ECS CPU / memory (%)', width: 8, left: [cpu, memory] }),
     );
     for (let i = 0; i < functionWidgets.length; i += 3) this.dashboard.addWidgets(...functionWidgets.slice(i, i + 3));
+    const routeWidgets = (props.routes ?? []).map((route) => {
+      const metric = (metricName: string, statistic: string, label: string) =>
+        new cloudwatch.Metric({
+          namespace: 'AWS/ApiGateway',
+          metricName,
+          dimensionsMap: { ApiName: stage.restApi.restApiName, Method: route.method, Resource: route.resource, Stage: stage.stageName },
+          period: fiveMinutes,
+          statistic,
+          label,
+        });
+      return new cloudwatch.GraphWidget({
+        title: `${route.method} ${route.resource}`,
+        width: 8,
+        left: [metric('Count', 'Sum', 'requests'), metric('4XXError', 'Sum', '4XX'), metric('5XXError', 'Sum', '5XX')],
+        right: [metric('Latency', 'p50', 'p50 latency'), metric('Latency', 'p99', 'p99 latency')],
+      });
+    });
+    for (let i = 0; i < routeWidgets.length; i += 3) this.dashboard.addWidgets(...routeWidgets.slice(i, i + 3));
 
     this.dashboardUrl = `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards/dashboard/${this.dashboard.dashboardName}`;
   }

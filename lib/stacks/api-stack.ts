@@ -16,6 +16,7 @@
  * deploy the change as a new stage. See docs/gpu.md, "Stack updates".
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { PATHS } from '../../lambda/shared/contract.js';
 import type { Construct } from 'constructs';
 import { LogEncryption } from '../constructs/log-encryption.js';
 import { projectPath, type AppConfig } from '../config.js';
@@ -92,6 +93,11 @@ export class ApiStack extends Stack {
       thresholds: config.alarms,
       // An ec2-gpu task reserves no CPU units: its CPU % has no basis (docs/gpu.md).
       cpuAlarm: config.compute.mode !== 'ec2-gpu',
+      // compare and its batch extension share the Compare function (and its alarms): one widget per route tells them apart.
+      routes: [
+        { method: 'POST', resource: PATHS.compareFaceEmbeddings },
+        { method: 'POST', resource: PATHS.compareFaceEmbeddingsBatch },
+      ],
       extraAlarms: [
         ...(service.imageSupply.mirrorAlarm ? [service.imageSupply.mirrorAlarm] : []),
         ...(this.compareCheck ? [this.compareCheck.driftAlarm, this.compareCheck.forwardingAlarm, this.compareCheck.inconclusiveAlarm] : []),

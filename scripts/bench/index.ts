@@ -10,6 +10,7 @@ import { machine } from './stats.js';
 
 const BENCHES: Record<string, () => Promise<string>> = {
   compare: async () => (await import('./compare.js')).runCompareBench(),
+  'compare-batch': async () => (await import('./compare-batch.js')).runCompareBatchBench(),
   gateway: async () => (await import('./gateway.js')).runGatewayBench(),
   engine: async () => (await import('./engine.js')).runEngineBench(),
   calibrate: async () => (await import('./calibrate.js')).runCalibrateBench(),

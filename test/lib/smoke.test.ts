@@ -4,6 +4,8 @@
  * guide calls fail and are reported, without the key ever being printed.
  */
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayEnvFrom } from '../../local/config.js';
 import { startGateway, type RunningGateway } from '../../local/gateway.js';
@@ -31,6 +33,7 @@ describe('runSmoke against the local gateway', () => {
       'guide 1: detect-faces (maxFaceCount 10)',
       'guide 2: get-face-embeddings (maxFaceCount 1)',
       'guide 3: compare-face-embeddings (a face with itself)',
+      'extension: compare-face-embeddings-batch (equals the single compares)',
       'error: no Authorization header -> 401',
       'error: unknown API key -> 401',
       'error: body is not JSON -> 400',
@@ -38,6 +41,7 @@ describe('runSmoke against the local gateway', () => {
       'error: maxFaceCount 11 -> 400 naming maxFaceCount',
       'error: image.bytes is not an image -> 400',
       'error: compare without embedding1 -> 400 naming embedding1',
+      'error: batch candidate of another length -> 400 naming embeddings[1]',
       'error: unknown path -> 404',
     ]);
   });
@@ -61,6 +65,33 @@ describe('runSmoke against the local gateway', () => {
     expect(guide1.note).toMatch(/expected 200, got 401/);
     expect(bad.results.find((r) => r.name.startsWith('guide 3'))!.note).toMatch(/skipped: no embedding/);
     expect(printed.join('\n')).not.toContain(wrongKey);
+  }, 60_000);
+
+  it('GIVEN a batch route that disagrees with the single compare WHEN smoke-tested THEN the batch step fails saying both answers', async () => {
+    // Everything is relayed to the real gateway; only the batch answer is altered (each similarity minus one).
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', async () => {
+        const upstream = await fetch(`${gateway.url}${req.url}`, { method: req.method, headers: req.headers as Record<string, string>, body: req.method === 'POST' ? Buffer.concat(chunks) : undefined });
+        let text = await upstream.text();
+        if (req.url?.endsWith('compare-face-embeddings-batch') && upstream.status === 200) {
+          text = JSON.stringify({ similarities: (JSON.parse(text).similarities as number[]).map((s) => s - 1) });
+        }
+        res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(text);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const altered = await runSmoke({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, apiKey: gateway.apiKeys[0]!, docs: false });
+      const batch = altered.results.find((r) => r.name.startsWith('extension: compare-face-embeddings-batch'))!;
+      expect(batch.passed).toBe(false);
+      expect(batch.note).toMatch(/^batch answered \[-?\d+(, -?\d+){3}\], the single compares \[-?\d+(, -?\d+){3}\]$/);
+      expect(altered.results.filter((r) => !r.passed)).toHaveLength(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   }, 60_000);
 
   it('GIVEN nothing listening WHEN smoke-tested THEN every check fails as a request failure instead of throwing', async () => {

@@ -128,6 +128,9 @@ describe('Lambda handlers log nothing secret or biometric', () => {
       ['detect, URL answering a traceback', proxy, PATHS.detectFaces, { image: { url: `${images.origin}/status?code=500&token=${URL_TOKEN}` } }, 400],
       ['compare, a string among the numbers', compare, PATHS.compareFaceEmbeddings, { embedding1: [...embedding.slice(0, 127), 'x'], embedding2 }, 400],
       ['compare, lengths differ', compare, PATHS.compareFaceEmbeddings, { embedding1: embedding, embedding2: embedding2.slice(1) }, 400],
+      // The batch extension is a second route of the same Lambda entry.
+      ['compare batch', compare, PATHS.compareFaceEmbeddingsBatch, { embedding, embeddings: [embedding2, embedding] }, 200],
+      ['compare batch, a candidate of another length', compare, PATHS.compareFaceEmbeddingsBatch, { embedding, embeddings: [embedding2, embedding2.slice(1)] }, 400],
     ];
     const run = async (label: string, handler: ProxyHandler, path: string, body: unknown, status: number) => {
       const result = await handler(postEvent(path, body, headers(`ApiKey ${CLIENT_KEY}`)));
@@ -139,6 +142,7 @@ describe('Lambda handlers log nothing secret or biometric', () => {
       backend.mode = mode;
       await run(`detect, backend ${mode}`, proxy, PATHS.detectFaces, { image: { bytes: imagesSent[0] } }, status);
       await run(`compare, backend ${mode}`, compare, PATHS.compareFaceEmbeddings, { embedding1: embedding, embedding2 }, status);
+      await run(`compare batch, backend ${mode}`, compare, PATHS.compareFaceEmbeddingsBatch, { embedding, embeddings: [embedding2, embedding] }, status);
     }
     backend.mode = 'ok';
 

@@ -144,7 +144,7 @@ function mutateRaw(text: string, mutation: (typeof RAW_MUTATIONS)[number], n: nu
 }
 
 // Unknown keys (prototype-pollution names included) with JSON values: they must be ignored.
-const extraEntry = fc.tuple(
+export const extraEntry = fc.tuple(
   fc.constantFrom('extra', '__proto__', 'constructor', 'prototype', 'IMAGE', 'image ', ''),
   fc.oneof({ weight: 4, arbitrary: fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v) ?? 'null') }, { weight: 1, arbitrary: valueText }),
 );
@@ -248,7 +248,7 @@ function mostlyNone<T extends string>(mutations: readonly T[]): fc.Arbitrary<T> 
   return fc.oneof({ weight: 3, arbitrary: fc.constant('none' as T) }, { weight: 1, arbitrary: fc.constantFrom(...others) });
 }
 
-function request(text: fc.Arbitrary<string>, name: string): fc.Arbitrary<HostileRequest> {
+export function request(text: fc.Arbitrary<string>, name: string): fc.Arbitrary<HostileRequest> {
   const contentType = fc.oneof({ weight: 12, arbitrary: fc.constant(CONTENT_TYPES[0]!) }, { weight: 1, arbitrary: fc.constantFrom(...CONTENT_TYPES) });
   return fc
     .tuple(text, mostlyNone(RAW_MUTATIONS), fc.nat(), fc.nat({ max: 255 }), contentType)
