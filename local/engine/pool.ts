@@ -282,6 +282,9 @@ export async function createEnginePool(options: EnginePoolOptions = {}): Promise
     get waiting() {
       return waiting.length;
     },
+    get full() {
+      return waiting.length >= maxWaiting && !slots.some((slot) => slot.state === 'idle');
+    },
     stats: () => ({ workers: slots.length, busy: slots.filter((slot) => slot.state === 'busy').length, replaced }),
     detect: (bytes, maxFaceCount) => run('detect', bytes, maxFaceCount) as Promise<DetectResult>,
     embed: (bytes, maxFaceCount) => run('embed', bytes, maxFaceCount) as Promise<EmbedResult>,

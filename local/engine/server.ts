@@ -124,10 +124,21 @@ export async function startEngineServer(options: EngineServerOptions = {}): Prom
   const table = options.scoreTable ?? loadEngineScoreTable();
   const limit = options.maxBodyBytes ?? LIMITS.apiGatewayMaxBodyBytes;
 
+  /**
+   * Overload is refused before the body is read: a 10 MiB JSON body costs this thread (the one
+   * answering /health) several milliseconds to parse and validate, for a request that would be refused.
+   */
+  const refuseWhenFull = () => {
+    if (engine.full) {
+      throw new ApiError('service-unavailable', `The face engine is busy (every worker busy, the waiting line full); retry shortly.`, { headers: { 'Retry-After': '1' } });
+    }
+  };
+
   const routes: Record<string, Route> = {
     [PATHS.detectFaces]: {
       methods: ['POST'],
       handle: async (req) => {
+        refuseWhenFull();
         const request = parseRequest(FaceImageRequestSchema, await readJson(req, limit));
         return { status: 200, body: await engine.detect(imageBytesOf(request.image), request.maxFaceCount) };
       },
@@ -135,6 +146,7 @@ export async function startEngineServer(options: EngineServerOptions = {}): Prom
     [PATHS.getFaceEmbeddings]: {
       methods: ['POST'],
       handle: async (req) => {
+        refuseWhenFull();
         const request = parseRequest(FaceImageRequestSchema, await readJson(req, limit));
         return { status: 200, body: await engine.embed(imageBytesOf(request.image), request.maxFaceCount) };
       },

@@ -45,7 +45,7 @@ const FAST_ANSWERS: Record<string, string> = {
   [PATHS.compareFaceEmbeddings]: JSON.stringify({ similarity: 87 }),
 };
 
-interface Child {
+export interface Child {
   readonly url: string;
   readonly pid: number;
   rssMiB(): number;
@@ -56,7 +56,7 @@ interface Child {
  * Starts a TypeScript entry with tsx's loader (node itself, so the pid is the server's)
  * and resolves with the URL it prints; other output is discarded (one log line per request).
  */
-async function spawnNode(script: string, env: Record<string, string>, announces: 'stdout' | 'stderr'): Promise<Child> {
+export async function spawnNode(script: string, env: Record<string, string>, announces: 'stdout' | 'stderr'): Promise<Child> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },

@@ -5,7 +5,10 @@
  * image bytes. No assertion times anything: each checks what is answered while
  * another job is still pending.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayEnvFrom } from '../../../local/config.js';
 import { startEngineServer, type EngineServer } from '../../../local/engine/server.js';
 import type { EnginePool } from '../../../local/engine/pool.js';
 import { sample } from './samples.js';
@@ -117,7 +120,8 @@ describe('engine worker pool', () => {
       const refused = await detect(sample1);
       const body = await expectProblem(refused, 503, 'service-unavailable');
       expect(refused.headers.get('retry-after')).toBe('1');
-      expect(body.detail).toMatch(/busy/);
+      // Refused before its 1 MB body was read and parsed (the server asks the pool first).
+      expect(body.detail).toMatch(/every worker busy, the waiting line full/);
       await expectHealthy();
       expect([...running, ...waiting].some((r) => r.state.settled)).toBe(false);
       channel.postMessage('release');
@@ -167,5 +171,26 @@ describe('engine worker pool', () => {
 
   it('never logs image bytes: error lines carry names and messages only', () => {
     for (const line of loggedErrors) expect(line).not.toContain(sample1.slice(0, 40));
+  });
+});
+
+describe('ENGINE_WORKERS', () => {
+  it('is parsed by npm start\'s configuration: unset means one per core, else an integer from 1 to 64', () => {
+    expect(gatewayEnvFrom({}).ENGINE_WORKERS).toBeUndefined();
+    expect(gatewayEnvFrom({ ENGINE_WORKERS: '3' }).ENGINE_WORKERS).toBe(3);
+    expect(() => gatewayEnvFrom({ ENGINE_WORKERS: '0' })).toThrow(/ENGINE_WORKERS: must be an integer from 1 to 64/);
+    expect(() => gatewayEnvFrom({ ENGINE_WORKERS: 'two' })).toThrow(/ENGINE_WORKERS: must be an integer from 1 to 64/);
+  });
+
+  it('is refused by the stand-alone engine (local/engine/main.ts) before anything starts when it is not a worker count', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'local/engine/main.ts'], {
+      cwd: fileURLToPath(new URL('../../../', import.meta.url)),
+      env: { ...process.env, ENGINE_PORT: '0', ENGINE_WORKERS: '0' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('ENGINE_WORKERS must be an integer from 1 to 64, got "0"');
+    expect(run.stdout).not.toMatch(/listening on/);
   });
 });
