@@ -61,6 +61,11 @@ export interface EnginePoolStats {
   readonly replaced: number;
 }
 
+/**
+ * A `FaceEngine` whose detect/embed run in worker threads. The image bytes are moved to the
+ * worker: a Buffer that owns its whole ArrayBuffer (e.g. a large `Buffer.from(base64)`, a
+ * `readFileSync` result) is detached by the call, so pass a copy if you still need it.
+ */
 export interface EnginePool extends FaceEngine {
   readonly info: RuntimeInfo & { warmUpMs?: number; workers: number; startMs: number };
   stats(): EnginePoolStats;

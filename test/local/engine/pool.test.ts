@@ -169,6 +169,30 @@ describe('engine worker pool', () => {
     expect(pool.stats()).toMatchObject({ workers: 2, busy: 0 });
   });
 
+  it('gives a request waiting behind a crashing worker to its replacement', async () => {
+    const channel = new BroadcastChannel('engine-pool-test');
+    const started: number[] = [];
+    channel.onmessage = (event: MessageEvent) => started.push((event.data as { threadId: number }).threadId);
+    try {
+      const replacedBefore = pool.stats().replaced;
+      // One worker held at a gate, the other about to crash, a real request waiting behind both.
+      const held = pending(marker('TEST-GATE'));
+      await until(() => started.length === 1, 'the gated job to start');
+      const crashing = pending(marker('TEST-CRASH'));
+      await until(() => pool.stats().busy === 2, 'both workers busy');
+      const queued = pending(sample1);
+      await expectProblem(await crashing.done, 503, 'service-unavailable');
+      // Served by the replacement while the other worker is still held.
+      await expectSample1Faces(await queued.done);
+      expect(held.state.settled).toBe(false);
+      expect(pool.stats().replaced).toBe(replacedBefore + 1);
+      channel.postMessage('release');
+      await expectProblem(await held.done, 400, 'image-rejected');
+    } finally {
+      channel.close();
+    }
+  });
+
   it('never logs image bytes: error lines carry names and messages only', () => {
     for (const line of loggedErrors) expect(line).not.toContain(sample1.slice(0, 40));
   });
