@@ -23,7 +23,7 @@ import { LIMITS } from '../../lambda/shared/limits.js';
 import { ApiError } from '../../lambda/shared/problem.js';
 import type { DetectResult, EmbedResult, EngineOptions, FaceEngine } from './engine.js';
 import type { RuntimeInfo } from './runtime.js';
-import { fromWorkerError, type EngineWorkerData, type WorkerJob, type WorkerMessage } from './worker-core.js';
+import { fromWorkerError, type EngineWorkerData, type WorkerJob, type WorkerMessage } from './worker-protocol.js';
 
 /** The production worker entry (registers tsx's loader, then runs worker-core.ts). */
 export const ENGINE_WORKER_URL = new URL('./worker.mjs', import.meta.url);
