@@ -26,7 +26,7 @@ const server = await startEngineServer({ host, port, engineOptions: { workers } 
 });
 // The server's own engine is a worker pool (pool.ts), whose info names its threads.
 const info = server.engine.info as typeof server.engine.info & { workers?: number; startMs?: number };
-const threads = info.workers ? `${info.workers} worker threads started in ${Math.round(info.startMs ?? 0)} ms, ` : '';
+const threads = info.workers ? `${info.workers} worker thread${info.workers === 1 ? '' : 's'} started in ${Math.round(info.startMs ?? 0)} ms, ` : '';
 console.log(
   `face engine listening on ${server.url} (face-api ${info.faceApiVersion}, tfjs ${info.tfjsVersion} ${info.backend}; ${threads}models loaded in ${Math.round(info.loadMs)} ms)`,
 );
