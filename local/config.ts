@@ -53,6 +53,8 @@ export const GatewayEnvSchema = z
       message: 'must be an http(s) URL such as http://127.0.0.1:8081',
     }),
     BACKEND_TIMEOUT_MS: int(LIMITS.defaultBackendTimeoutMs, 100, LIMITS.apiGatewayIntegrationTimeoutMs - 500),
+    /** Worker threads of the embedded engine (without BACKEND_URL); unset: one per core (os.availableParallelism()). */
+    ENGINE_WORKERS: int(undefined, 1, 64),
     HEALTH_PATH: optionalString.transform((value) => value ?? '/swagger/index.html'),
     JWT_ISSUER: optionalString,
     JWT_AUDIENCE: list,

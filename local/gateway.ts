@@ -86,7 +86,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   let engine: { url: string; close(): Promise<void> } | undefined;
   if (!env.BACKEND_URL) {
     const { startEngineServer } = await import('./engine/server.js');
-    engine = await startEngineServer({ host: '127.0.0.1', port: 0 });
+    engine = await startEngineServer({ host: '127.0.0.1', port: 0, engineOptions: { workers: env.ENGINE_WORKERS } });
   }
   const backendUrl = env.BACKEND_URL ?? engine!.url;
   const backend: BackendClient = createBackendClient({ baseUrl: backendUrl, timeoutMs: env.BACKEND_TIMEOUT_MS });

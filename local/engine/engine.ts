@@ -64,6 +64,11 @@ export interface FaceEngine {
   embed(bytes: Buffer, maxFaceCount: number): Promise<EmbedResult>;
   /** Jobs waiting behind the running one (for tests and health output). */
   readonly waiting: number;
+  /**
+   * True when a new job would be refused at once (every worker busy, the waiting line full):
+   * the server then answers 503 before reading the request body. Absent: never known in advance.
+   */
+  readonly full?: boolean;
 }
 
 /** The embedding length of face-api's recognition net. */

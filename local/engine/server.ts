@@ -17,7 +17,8 @@ import {
 } from '../../lambda/shared/contract.js';
 import { LIMITS } from '../../lambda/shared/limits.js';
 import { ApiError, PROBLEM_CONTENT_TYPE } from '../../lambda/shared/problem.js';
-import { createEngine, type EngineOptions, type FaceEngine } from './engine.js';
+import type { FaceEngine } from './engine.js';
+import { createEnginePool, type EnginePoolOptions } from './pool.js';
 import { loadEngineScoreTable, type ScoreTable } from './score.js';
 import { scoreEmbeddings } from '../../lambda/shared/score-table.js';
 
@@ -26,9 +27,10 @@ export interface EngineServerOptions {
   readonly host?: string;
   /** TCP port; 0 picks a free one. @default 0 */
   readonly port?: number;
-  /** An engine already created (tests share one); otherwise one is created with `engineOptions`. */
+  /** An engine already created (tests share one; the caller closes it); otherwise a worker pool is created with `engineOptions`. */
   readonly engine?: FaceEngine;
-  readonly engineOptions?: EngineOptions;
+  /** Options of the worker pool created when `engine` is not given (`workers` @default os.availableParallelism()). */
+  readonly engineOptions?: EnginePoolOptions;
   /** The compare function. @default local/engine/score-table.json */
   readonly scoreTable?: ScoreTable;
   /** Largest accepted request body; API Gateway REST's payload limit. @default 10 MiB (10,485,760 bytes) */
@@ -41,7 +43,7 @@ export interface EngineServer {
   /** Base URL, e.g. `http://127.0.0.1:8081`. */
   readonly url: string;
   readonly engine: FaceEngine;
-  /** Stops listening and closes open connections. */
+  /** Stops listening, closes open connections and terminates the workers of an engine it created. */
   close(): Promise<void>;
 }
 
@@ -115,15 +117,28 @@ function checkDimension(table: ScoreTable, embedding: readonly number[], field: 
  * loaded by then, and requests arriving during warm-up wait for it.
  */
 export async function startEngineServer(options: EngineServerOptions = {}): Promise<EngineServer> {
-  const engine = options.engine ?? (await createEngine(options.engineOptions));
+  const logError = options.logError ?? ((line: string) => console.error(line));
+  // Inference runs in worker threads: this thread only parses, validates and answers.
+  const ownEngine = options.engine ? undefined : await createEnginePool({ logError, ...options.engineOptions });
+  const engine: FaceEngine = options.engine ?? ownEngine!;
   const table = options.scoreTable ?? loadEngineScoreTable();
   const limit = options.maxBodyBytes ?? LIMITS.apiGatewayMaxBodyBytes;
-  const logError = options.logError ?? ((line: string) => console.error(line));
+
+  /**
+   * Overload is refused before the body is read: a 10 MiB JSON body costs this thread (the one
+   * answering /health) several milliseconds to parse and validate, for a request that would be refused.
+   */
+  const refuseWhenFull = () => {
+    if (engine.full) {
+      throw new ApiError('service-unavailable', `The face engine is busy (every worker busy, the waiting line full); retry shortly.`, { headers: { 'Retry-After': '1' } });
+    }
+  };
 
   const routes: Record<string, Route> = {
     [PATHS.detectFaces]: {
       methods: ['POST'],
       handle: async (req) => {
+        refuseWhenFull();
         const request = parseRequest(FaceImageRequestSchema, await readJson(req, limit));
         return { status: 200, body: await engine.detect(imageBytesOf(request.image), request.maxFaceCount) };
       },
@@ -131,6 +146,7 @@ export async function startEngineServer(options: EngineServerOptions = {}): Prom
     [PATHS.getFaceEmbeddings]: {
       methods: ['POST'],
       handle: async (req) => {
+        refuseWhenFull();
         const request = parseRequest(FaceImageRequestSchema, await readJson(req, limit));
         return { status: 200, body: await engine.embed(imageBytesOf(request.image), request.maxFaceCount) };
       },
@@ -208,16 +224,24 @@ export async function startEngineServer(options: EngineServerOptions = {}): Prom
       server.off('error', reject);
       resolve();
     });
+  }).catch(async (error: unknown) => {
+    await ownEngine?.close();
+    throw error;
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: `http://${host}:${address.port}`,
     engine,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
+    close: async () => {
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.close((error) => (error ? reject(error) : resolve()));
+          server.closeAllConnections();
+        });
+      } finally {
+        await ownEngine?.close();
+      }
+    },
   };
 }

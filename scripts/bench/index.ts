@@ -17,13 +17,15 @@ const BENCHES: Record<string, () => Promise<string>> = {
   'compare-check': async () => (await import('./compare-check.js')).runCompareCheckBench(),
   mirror: async () => (await import('./mirror.js')).runMirrorBench(),
   cdk: async () => (await import('./cdk.js')).runCdkBench(),
+  'engine-load': async () => (await import('./engine-load.js')).runEngineLoadBench(),
 };
 
 /** `npm run bench -- --help`. */
 export const BENCH_USAGE = `usage: npm run bench -- [--write] [name ...]
 
 Runs the benchmarks (each beside its reference, in one run) and prints Markdown to stdout.
-Names: ${Object.keys(BENCHES).join(', ')} (default: all; "mirror" copies a 1 GiB layer, "cdk" synthesizes the app).
+Names: ${Object.keys(BENCHES).join(', ')} (default: all; "mirror" copies a 1 GiB layer, "cdk" synthesizes the app,
+"engine-load" drives the embedded engine with 1 and 2 workers for about 80 s).
 
   --write      also rewrite docs/benchmarks.md (only with the full suite, no names)
   -h, --help   this text
