@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayAuthorizerResult } from 'aws-lambda';
 import { bearerClientUsageKey, createAuthorizer, DEFAULT_BEARER_PLAN, keyId, Unauthorized, UNAUTHORIZED } from '../lambda/shared/authorizer.js';
 import { createBackendClient, type BackendClient } from '../lambda/shared/backend-client.js';
-import { createCompareHandler } from '../lambda/shared/compare.js';
+import { createCompareHandler, type CompareDeps } from '../lambda/shared/compare.js';
 import { CORS_EXPOSE_HEADERS, preflightHeaders, staticAllowOrigin, withCors } from '../lambda/shared/cors.js';
 import { PATHS } from '../lambda/shared/contract.js';
 import { createDocsHandler, defaultSwaggerUiDir } from '../lambda/shared/docs.js';
@@ -21,6 +21,7 @@ import { createImageFetcher, imageFetchConfigFromEnv, type HostResolver } from '
 import { LIMITS } from '../lambda/shared/limits.js';
 import { ApiError, PROBLEM_CONTENT_TYPE } from '../lambda/shared/problem.js';
 import { loadScoreTable } from '../lambda/shared/score-table.js';
+import { createVerifyFacesHandler } from '../lambda/shared/verify-faces.js';
 import type { GatewayEnv } from './config.js';
 import { ENGINE_SCORE_TABLE_PATH } from './engine/score.js';
 import { startCompareWatch, type CompareWatch } from './compare-check.js';
@@ -115,7 +116,8 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   const compareMode = env.COMPARE_MODE ?? (env.BACKEND_URL ? 'forward' : 'table');
   let compareWatch: CompareWatch | undefined;
   let checkBackend: BackendClient | undefined;
-  let compare: Handler;
+  // One scoring configuration for compare-face-embeddings and verify-faces (the same score for the same pair).
+  let compareDeps: CompareDeps;
   if (compareMode === 'table') {
     const table = loadScoreTable(env.SCORE_TABLE ?? ENGINE_SCORE_TABLE_PATH);
     if (env.BACKEND_URL) {
@@ -125,18 +127,28 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
       compareWatch = startCompareWatch({ table, backend: checkBackend, intervalS: env.COMPARE_CHECK_INTERVAL_S ?? 300, log });
       await compareWatch.runNow();
       const watch = compareWatch;
-      compare = createCompareHandler({ mode: 'table', table, logger: handlerLogger, fallback: { backend, forwarding: () => watch.forwarding() } });
+      compareDeps = { mode: 'table', table, logger: handlerLogger, fallback: { backend, forwarding: () => watch.forwarding() } };
     } else {
-      compare = createCompareHandler({ mode: 'table', table, logger: handlerLogger });
+      compareDeps = { mode: 'table', table, logger: handlerLogger };
     }
   } else {
-    compare = createCompareHandler({ mode: 'forward', backend, logger: handlerLogger });
+    compareDeps = { mode: 'forward', backend, logger: handlerLogger };
   }
+  const compare: Handler = createCompareHandler(compareDeps);
+  const imageFetcher = createImageFetcher({ ...imageFetchConfigFromEnv(env as unknown as NodeJS.ProcessEnv), lookup: options.imageFetchLookup });
   const proxy = createFaceProxyHandler({
     backend,
-    imageFetcher: createImageFetcher({ ...imageFetchConfigFromEnv(env as unknown as NodeJS.ProcessEnv), lookup: options.imageFetchLookup }),
+    imageFetcher,
     logger: handlerLogger,
     // The same request deadline as in AWS, from the integration timeout this gateway imitates.
+    integrationTimeoutMs: env.INTEGRATION_TIMEOUT_MS,
+  });
+  // verify-faces (extension): the same backend, image fetcher and deadline as the proxy, the same scoring as compare.
+  const verifyFaces = createVerifyFacesHandler({
+    backend,
+    imageFetcher,
+    scoring: compareDeps,
+    logger: handlerLogger,
     integrationTimeoutMs: env.INTEGRATION_TIMEOUT_MS,
   });
   // As the CDK construct sets it: Swagger UI offers Bearer only with a JWT issuer.
@@ -156,6 +168,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     [PATHS.detectFaces, { method: 'POST', auth: true, handler: withCors(proxy, env.CORS_ALLOW_ORIGINS) }],
     [PATHS.getFaceEmbeddings, { method: 'POST', auth: true, handler: withCors(proxy, env.CORS_ALLOW_ORIGINS) }],
     [PATHS.compareFaceEmbeddings, { method: 'POST', auth: true, handler: withCors(compare, env.CORS_ALLOW_ORIGINS) }],
+    [PATHS.verifyFaces, { method: 'POST', auth: true, handler: withCors(verifyFaces, env.CORS_ALLOW_ORIGINS) }],
   ]);
 
   function send(res: ServerResponse, result: ApiResult, requestId: string): void {
