@@ -11,6 +11,7 @@ import { machine } from './stats.js';
 const BENCHES: Record<string, () => Promise<string>> = {
   compare: async () => (await import('./compare.js')).runCompareBench(),
   gateway: async () => (await import('./gateway.js')).runGatewayBench(),
+  verify: async () => (await import('./verify.js')).runVerifyBench(),
   engine: async () => (await import('./engine.js')).runEngineBench(),
   calibrate: async () => (await import('./calibrate.js')).runCalibrateBench(),
   'compare-check': async () => (await import('./compare-check.js')).runCompareCheckBench(),
