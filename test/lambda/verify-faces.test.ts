@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createBackendClient, type BackendClient } from '../../lambda/shared/backend-client.js';
 import { createCompareHandler } from '../../lambda/shared/compare.js';
 import { PATHS, VerifyFacesResponseSchema } from '../../lambda/shared/contract.js';
 import type { ImageUrlFetcher } from '../../lambda/shared/image-source.js';
 import { ApiError } from '../../lambda/shared/problem.js';
-import { SCORE_TABLE_FORMAT, type ScoreTable } from '../../lambda/shared/score-table.js';
+import { loadScoreTable, SCORE_TABLE_FORMAT, type ScoreTable } from '../../lambda/shared/score-table.js';
+import { ENGINE_SCORE_TABLE_PATH } from '../../local/engine/score.js';
 import { createVerifyFacesHandler, type VerifyFacesDeps } from '../../lambda/shared/verify-faces.js';
 import { startFakeBackend, type FakeBackend } from '../helpers/fake-backend.js';
 import { postEvent } from '../helpers/events.js';
@@ -112,6 +114,26 @@ describe('verify-faces handler', () => {
     expect(logger.text()).not.toContain('2718281');
     expect(logger.text()).not.toContain(b64(jpeg1).slice(0, 40));
   });
+
+  it('GIVEN 200 random embedding pairs and the embedded engine\'s real table THEN verify-faces answers exactly what compare-face-embeddings answers', async () => {
+    const engineTable = loadScoreTable(ENGINE_SCORE_TABLE_PATH);
+    const length = engineTable.dimension ?? 128;
+    const verify = handlerWith({ mode: 'table', table: engineTable, logger });
+    const compare = createCompareHandler({ mode: 'table', table: engineTable, logger });
+    const vector = fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: length, maxLength: length }).filter((v) => v.some((x) => x !== 0));
+    await fc.assert(
+      fc.asyncProperty(vector, vector, fc.boolean(), async (a, b, near) => {
+        // Half of the pairs close together, so high scores are exercised too.
+        const second = near ? a.map((x, i) => x + b[i]! / 20) : b;
+        script.embeddings = (bytes) => ({ status: 200, body: { faces: [{ face: face1, embedding: bytes === b64(jpeg1) ? a : second }], unprocessedFaceCount: 0 } });
+        const verified = await verify(postEvent(PATHS.verifyFaces, { image1: { bytes: b64(jpeg1) }, image2: { bytes: b64(jpeg2) } }));
+        const compared = await compare(postEvent(PATHS.compareFaceEmbeddings, { embedding1: a, embedding2: second }));
+        expect(verified.statusCode).toBe(200);
+        expect(JSON.parse(verified.body).similarity).toBe(JSON.parse(compared.body).similarity);
+      }),
+      { numRuns: 200 },
+    );
+  }, 60_000);
 
   it('GIVEN both images THEN the two backend calls are in flight at the same time', async () => {
     const slow = defaultScript();
