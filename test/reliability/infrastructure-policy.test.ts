@@ -73,9 +73,9 @@ describe.each(Object.entries(CONFIGS))('infrastructure policy: %s', (_name, inpu
     expect(text).not.toMatch(/AKIA[0-9A-Z]{16}/);
   });
 
-  it('requires an API key (through the authorizer) on the three POST methods', () => {
+  it('requires an API key (through the authorizer) on every POST method (the vendor\'s three and verify-faces)', () => {
     const posts = ofType('AWS::ApiGateway::Method').filter(([, m]) => m.Properties?.HttpMethod === 'POST');
-    expect(posts).toHaveLength(3);
+    expect(posts).toHaveLength(4);
     for (const [, method] of posts) {
       expect(method.Properties?.ApiKeyRequired).toBe(true);
       expect(method.Properties?.AuthorizationType).toBe('CUSTOM');
