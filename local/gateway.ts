@@ -22,6 +22,7 @@ import { createImageFetcher, imageFetchConfigFromEnv, type HostResolver } from '
 import { LIMITS } from '../lambda/shared/limits.js';
 import { ApiError, PROBLEM_CONTENT_TYPE } from '../lambda/shared/problem.js';
 import { loadScoreTable } from '../lambda/shared/score-table.js';
+import { createVerifyFacesHandler } from '../lambda/shared/verify-faces.js';
 import type { GatewayEnv } from './config.js';
 import { ENGINE_SCORE_TABLE_PATH } from './engine/score.js';
 import { startCompareWatch, type CompareWatch } from './compare-check.js';
@@ -116,8 +117,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   const compareMode = env.COMPARE_MODE ?? (env.BACKEND_URL ? 'forward' : 'table');
   let compareWatch: CompareWatch | undefined;
   let checkBackend: BackendClient | undefined;
-  let compare: Handler;
-  // The batch extension gets the same deps as compare (as on the compare Lambda): same mode, table and fallback.
+  // One scoring configuration for compare-face-embeddings, its batch extension and verify-faces (the same score for the same pair).
   let compareDeps: CompareDeps;
   if (compareMode === 'table') {
     const table = loadScoreTable(env.SCORE_TABLE ?? ENGINE_SCORE_TABLE_PATH);
@@ -135,13 +135,22 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   } else {
     compareDeps = { mode: 'forward', backend, logger: handlerLogger };
   }
-  compare = createCompareHandler(compareDeps);
+  const compare: Handler = createCompareHandler(compareDeps);
   const compareBatch: Handler = createCompareBatchHandler(compareDeps, { concurrency: env.COMPARE_BATCH_CONCURRENCY, integrationTimeoutMs: env.INTEGRATION_TIMEOUT_MS });
+  const imageFetcher = createImageFetcher({ ...imageFetchConfigFromEnv(env as unknown as NodeJS.ProcessEnv), lookup: options.imageFetchLookup });
   const proxy = createFaceProxyHandler({
     backend,
-    imageFetcher: createImageFetcher({ ...imageFetchConfigFromEnv(env as unknown as NodeJS.ProcessEnv), lookup: options.imageFetchLookup }),
+    imageFetcher,
     logger: handlerLogger,
     // The same request deadline as in AWS, from the integration timeout this gateway imitates.
+    integrationTimeoutMs: env.INTEGRATION_TIMEOUT_MS,
+  });
+  // verify-faces (extension): the same backend, image fetcher and deadline as the proxy, the same scoring as compare.
+  const verifyFaces = createVerifyFacesHandler({
+    backend,
+    imageFetcher,
+    scoring: compareDeps,
+    logger: handlerLogger,
     integrationTimeoutMs: env.INTEGRATION_TIMEOUT_MS,
   });
   // As the CDK construct sets it: Swagger UI offers Bearer only with a JWT issuer.
@@ -163,6 +172,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     [PATHS.compareFaceEmbeddings, { method: 'POST', auth: true, handler: withCors(compare, env.CORS_ALLOW_ORIGINS) }],
     // Extension (issue 11): behind the same authorizer, usage keys, throttle and body limits as compare.
     [PATHS.compareFaceEmbeddingsBatch, { method: 'POST', auth: true, handler: withCors(compareBatch, env.CORS_ALLOW_ORIGINS) }],
+    [PATHS.verifyFaces, { method: 'POST', auth: true, handler: withCors(verifyFaces, env.CORS_ALLOW_ORIGINS) }],
   ]);
 
   function send(res: ServerResponse, result: ApiResult, requestId: string): void {

@@ -1,8 +1,9 @@
 /**
  * Smoke test against any endpoint (the laptop gateway or a deployed stage):
- * the vendor guide's three calls, the compare-face-embeddings-batch extension
- * (checked against the single compares) and the main error cases, with pass/fail
- * and latency per call.
+ * the vendor guide's three calls plus the main error cases, with pass/fail and
+ * latency per call, and the two extensions: verify-faces (the same photo twice; a
+ * photo without a face) and compare-face-embeddings-batch (checked against the
+ * single compares).
  *
  *   npm run smoke -- --url <base URL> --api-key <key> [--image <jpeg|png>] [--no-docs]
  *
@@ -13,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import { cliOrExit } from './cli.js';
 
 /** The three API paths and the docs page (vendor guide). */
@@ -22,6 +24,8 @@ const PATHS = {
   compareFaceEmbeddings: 'v1/face-verification/compare-face-embeddings',
   /** Extension (issue 11): one embedding against many. */
   compareFaceEmbeddingsBatch: 'v1/face-verification/compare-face-embeddings-batch',
+  /** Extension (not in the vendor's API). */
+  verifyFaces: 'v1/face-verification/verify-faces',
   swaggerUi: 'swagger/index.html',
 } as const;
 
@@ -60,6 +64,39 @@ export interface SmokeReport {
 export function defaultImagePath(): string {
   const dir = dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json'));
   return join(dir, 'demo', 'sample1.jpg');
+}
+
+/** CRC-32 of a PNG chunk (type + data). */
+function crc32(bytes: Buffer): number {
+  let crc = ~0;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return ~crc >>> 0;
+}
+
+/** A valid 64x64 grey PNG: an image every engine decodes and finds no face on. */
+export function faceFreePng(side = 64): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(side, 0);
+  header.writeUInt32BE(side, 4);
+  header.set([8, 0, 0, 0, 0], 8); // 8-bit greyscale, deflate, no filter method, no interlace
+  const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(side, 0x80)]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(Buffer.concat(Array.from({ length: side }, () => row)))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 interface Reply {
@@ -230,6 +267,31 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
       },
     );
   });
+  await check('extension: verify-faces (the same photo twice)', () =>
+    expectReply(
+      () => call('POST', PATHS.verifyFaces, JSON.stringify({ image1: { bytes: imageBase64 }, image2: { bytes: imageBase64 } })),
+      (reply) => {
+        expectThat(reply.status === 200, `expected 200, got ${reply.status}${problemDetail(reply)}`);
+        const { similarity, face1, face2 } = reply.body ?? {};
+        expectThat(Number.isInteger(similarity) && similarity >= -1 && similarity <= 100, 'similarity must be an integer in [-1, 100]');
+        for (const face of [face1, face2]) expectThat(typeof face?.confidence === 'number' && Number.isInteger(face?.boundingBox?.width), 'face1 and face2 must be faces with a confidence and a bounding box');
+        expectThat(Number.isInteger(reply.body.unprocessedFaceCount1) && Number.isInteger(reply.body.unprocessedFaceCount2), 'unprocessedFaceCount1/2 must be integers');
+        expectThat(!JSON.stringify(reply.body).includes('embedding'), 'the answer must not carry an embedding');
+        expectThat(similarity >= 70, `a photo with itself scored ${similarity}, below the guide's threshold 70`);
+        return `similarity ${similarity}`;
+      },
+    ),
+  );
+  await check('extension: verify-faces (image2 without a face) -> 400 naming image2', () =>
+    expectReply(
+      () => call('POST', PATHS.verifyFaces, JSON.stringify({ image1: { bytes: imageBase64 }, image2: { bytes: faceFreePng().toString('base64') } })),
+      (reply) => {
+        const note = expectProblem(reply, 400, 'image2');
+        expectThat(reply.body?.errors?.[0]?.field === 'image2', `expected errors[0].field "image2", got ${JSON.stringify(reply.body?.errors?.[0]?.field)}`);
+        return note;
+      },
+    ),
+  );
 
   const detectBody = JSON.stringify({ image: { bytes: imageBase64 }, maxFaceCount: 1 });
   await check('error: no Authorization header -> 401', () => expectReply(() => call('POST', PATHS.detectFaces, detectBody, {}), (reply) => expectProblem(reply, 401)));
@@ -264,10 +326,10 @@ export function formatResult(result: SmokeResult): string {
 /** `npm run smoke -- --help`. */
 export const SMOKE_USAGE = `usage: npm run smoke -- --url <base URL> --api-key <key> [--image <file>] [--no-docs] [--timeout-ms <ms>]
 
-Runs the vendor guide's three calls, the compare-face-embeddings-batch extension
-(it must equal the single compares) and the main error cases against <base URL>
-(the laptop gateway or a deployed stage) and prints PASS/FAIL, status and latency
-per call. Exit code 0 when all pass, 1 when one fails, 2 on a usage error.
+Runs the vendor guide's three calls, the main error cases and the two extensions
+(verify-faces; compare-face-embeddings-batch, which must equal the single compares)
+against <base URL> (the laptop gateway or a deployed stage) and prints PASS/FAIL,
+status and latency per call. Exit code 0 when all pass, 1 when one fails, 2 on a usage error.
 
   --url <base URL>     e.g. http://127.0.0.1:8080 or the Api stack's ApiUrl output
   --api-key <key>      sent as "Authorization: ApiKey <key>" (or set SMOKE_API_KEY: keeps it out of shell history)

@@ -3,7 +3,7 @@
  * (`table` mode) or forward to the backend (`forward` mode, the default for a
  * vendor backend without a verified table).
  */
-import type { BackendClient } from './backend-client.js';
+import type { BackendClient, PostOptions } from './backend-client.js';
 import {
   CompareFaceEmbeddingsRequestSchema,
   CompareFaceEmbeddingsResponseSchema,
@@ -57,16 +57,25 @@ export function parseCompareRequest(body: unknown): CompareFaceEmbeddingsRequest
   return parseRequest(CompareFaceEmbeddingsRequestSchema, body);
 }
 
+/** The 400 for an embedding of another length than the table's `dimension`. */
+function dimensionProblem(field: string, dimension: number, length: number): ApiError {
+  const reason = `must have ${dimension} numbers (the backend's embedding size), got ${length}`;
+  return new ApiError('validation-error', `${field}: ${reason}`, { errors: [{ field, reason }] });
+}
+
+/** The 400 for a zero vector under a table that refuses those. */
+function zeroVectorProblem(detailFields: string, field: string): ApiError {
+  const reason = 'must not be a zero vector (its direction, and so the cosine, is undefined)';
+  return new ApiError('validation-error', `${detailFields}: ${reason}`, { errors: [{ field, reason }] });
+}
+
 /**
  * Table mode: refuses an embedding whose length is not the table's `dimension` (400 naming `field`).
  * Shared by compare-face-embeddings and the batch extension, so both refuse alike.
  */
 export function checkTableDimension(table: ScoreTable, embedding: readonly number[], field: string): void {
   const { dimension } = table;
-  if (dimension !== null && embedding.length !== dimension) {
-    const reason = `must have ${dimension} numbers (the backend's embedding size), got ${embedding.length}`;
-    throw new ApiError('validation-error', `${field}: ${reason}`, { errors: [{ field, reason }] });
-  }
+  if (dimension !== null && embedding.length !== dimension) throw dimensionProblem(field, dimension, embedding.length);
 }
 
 /**
@@ -76,10 +85,7 @@ export function checkTableDimension(table: ScoreTable, embedding: readonly numbe
  */
 export function tableSimilarity(table: ScoreTable, a: readonly number[], b: readonly number[], detailFields: string, field: string): number {
   const similarity = scoreEmbeddings(table, a, b);
-  if (similarity === 'refuse') {
-    const reason = 'must not be a zero vector (its direction, and so the cosine, is undefined)';
-    throw new ApiError('validation-error', `${detailFields}: ${reason}`, { errors: [{ field, reason }] });
-  }
+  if (similarity === 'refuse') throw zeroVectorProblem(detailFields, field);
   return similarity;
 }
 
@@ -89,19 +95,46 @@ export function createCompareHandler(deps: CompareDeps): (event: ApiEvent) => Pr
       const request = parseCompareRequest(readJsonBody(event));
       const embedding1 = request.embedding1!;
       const embedding2 = request.embedding2!;
-      const forward = async (backend: BackendClient) => {
-        const result = await backend.postJson(
-          PATHS.compareFaceEmbeddings,
-          JSON.stringify({ embedding1, embedding2 }),
-          CompareFaceEmbeddingsResponseSchema,
-          requestId,
-        );
-        return jsonResult(200, result, requestId);
-      };
-      if (deps.mode === 'forward') return forward(deps.backend);
-      if (deps.fallback && (await deps.fallback.forwarding())) return forward(deps.fallback.backend);
-      checkTableDimension(deps.table, embedding1, 'embedding1');
-      const similarity = tableSimilarity(deps.table, embedding1, embedding2, 'embedding1/embedding2', 'embedding1');
+      const outcome = await compareSimilarity(deps, embedding1, embedding2, requestId);
+      if ('refused' in outcome && outcome.refused === 'dimension') throw dimensionProblem('embedding1', outcome.dimension, embedding1.length);
+      if ('refused' in outcome) throw zeroVectorProblem('embedding1/embedding2', 'embedding1');
+      const { similarity } = outcome;
       return jsonResult(200, { similarity }, requestId);
     });
+}
+
+/** What {@link compareSimilarity} found: a similarity, or why the table cannot score the pair. */
+export type SimilarityOutcome =
+  | { readonly similarity: number }
+  | { readonly refused: 'dimension'; readonly dimension: number }
+  | { readonly refused: 'zero-vector' };
+
+/**
+ * The score compare-face-embeddings answers for a pair, in the deployment's mode: forwarded to the
+ * backend (forward mode, or table mode while the fallback says so), else from the score table.
+ * The one scoring path of compare-face-embeddings and verify-faces, so both answer the same number.
+ * @param options what is left of the caller's request deadline for a forwarded compare @default the backend client's timeout
+ */
+export async function compareSimilarity(
+  deps: CompareDeps,
+  embedding1: number[],
+  embedding2: number[],
+  requestId: string,
+  options?: PostOptions,
+): Promise<SimilarityOutcome> {
+  const forward = (backend: BackendClient) =>
+    backend.postJson(
+      PATHS.compareFaceEmbeddings,
+      JSON.stringify({ embedding1, embedding2 }),
+      CompareFaceEmbeddingsResponseSchema,
+      requestId,
+      options,
+    );
+  if (deps.mode === 'forward') return forward(deps.backend);
+  if (deps.fallback && (await deps.fallback.forwarding())) return forward(deps.fallback.backend);
+  const { dimension } = deps.table;
+  if (dimension !== null && embedding1.length !== dimension) return { refused: 'dimension', dimension };
+  const similarity = scoreEmbeddings(deps.table, embedding1, embedding2);
+  if (similarity === 'refuse') return { refused: 'zero-vector' };
+  return { similarity };
 }

@@ -57,35 +57,107 @@ async function proxyRequest(deps: FaceProxyDeps, event: ApiEvent, requestId: str
   if (!operation) throw new ApiError('not-found', 'No such operation.');
   const request = parseRequest(FaceImageRequestSchema, readJsonBody(event));
 
+  const image = await resolveImage(request.image, 'image', deps.imageFetcher, deadline);
+  const started = Date.now();
+  const result = await postImage(deps.backend, operation.path, operation.schema, image, request.maxFaceCount, requestId, deadline);
+  deps.logger.info('backend answered', {
+    requestId,
+    operation: operation.path,
+    backendMs: Date.now() - started,
+    imageSource: image.source,
+    imageBytes: image.bytes.length,
+  });
+  return jsonResult(200, result, requestId);
+}
+
+/** Which request field an image came in: the vendor operations' `image`, verify-faces' `image1` / `image2`. */
+export type ImageFieldName = 'image' | 'image1' | 'image2';
+
+/** An image of a request, resolved to bytes and checked against decompression bombs. */
+export interface ResolvedImage {
+  readonly bytes: Buffer;
+  /** The bytes as strict base64 (what the backend is sent). */
+  readonly base64: string;
+  /** The field problems name: `image.bytes`, `image1.url`, ... */
+  readonly field: `${ImageFieldName}.bytes` | `${ImageFieldName}.url`;
+  readonly source: 'bytes' | 'url';
+}
+
+/**
+ * The same ApiError naming `name` instead of `image` (`image.url ...` -> `image2.url ...`): the image
+ * fetcher speaks of `image.url`, verify-faces has two images. Other errors get the image's name prefixed.
+ */
+export function errorForImage(error: unknown, name: ImageFieldName): unknown {
+  if (name === 'image' || !(error instanceof ApiError)) return error;
+  const rename = (text: string) => text.replace(/^image\./, `${name}.`);
+  const detail = /^image\./.test(error.message) ? rename(error.message) : error.message.includes(name) ? error.message : `${name}: ${error.message}`;
+  return new ApiError(error.kind, detail, {
+    errors: error.errors?.map((e) => ({ field: rename(e.field), reason: e.reason })),
+    headers: error.headers ? { ...error.headers } : undefined,
+    cause: error,
+  });
+}
+
+/**
+ * Resolves a validated image to bytes: `url` through the SSRF-safe fetcher within the request's
+ * deadline, `bytes` decoded; then refuses decompression bombs (header only).
+ * @throws ApiError naming `<name>.bytes` / `<name>.url`
+ */
+export async function resolveImage(
+  image: { readonly bytes?: string | null; readonly url?: string | null },
+  name: ImageFieldName,
+  fetcher: ImageUrlFetcher,
+  deadline: RequestDeadline,
+): Promise<ResolvedImage> {
   let bytes: Buffer;
   let base64: string;
-  let field: 'image.bytes' | 'image.url';
-  if (request.image.url) {
-    field = 'image.url';
-    bytes = await deadline.race(deps.imageFetcher.fetch(request.image.url, { signal: deadline.signal }), 'downloading image.url');
+  let field: ResolvedImage['field'];
+  if (image.url) {
+    field = `${name}.url`;
+    try {
+      bytes = await deadline.race(fetcher.fetch(image.url, { signal: deadline.signal }), `downloading ${name}.url`);
+    } catch (error) {
+      throw errorForImage(error, name);
+    }
     base64 = bytes.toString('base64');
   } else {
-    field = 'image.bytes';
-    base64 = request.image.bytes!;
+    field = `${name}.bytes`;
+    base64 = image.bytes!;
     bytes = Buffer.from(base64, 'base64');
   }
   const check = checkImageDimensions(bytes);
   if (!check.ok) {
-    const reason = field === 'image.url' ? `the downloaded image ${check.reason}` : check.reason;
+    const reason = image.url ? `the downloaded image ${check.reason}` : check.reason;
     throw new ApiError('image-rejected', `${field}: ${reason}`, { errors: [{ field, reason }] });
   }
+  return { bytes, base64, field, source: image.url ? 'url' : 'bytes' };
+}
 
-  const started = Date.now();
+/**
+ * POSTs `{image:{bytes}, maxFaceCount}` to a backend operation with what is left of the request's
+ * deadline, and returns its validated answer. An image the backend refuses names `image.field`.
+ */
+export async function postImage<S extends z.ZodType>(
+  backend: BackendClient,
+  path: string,
+  schema: S,
+  image: ResolvedImage,
+  maxFaceCount: number,
+  requestId: string,
+  deadline: RequestDeadline,
+  step = 'waiting for the backend',
+): Promise<z.output<S>> {
+  const { field } = image;
   // The backend gets what is left of the request's budget (and never more than its own timeout).
   const leftMs = deadline.remainingMs();
   if (leftMs <= 0) throw budgetExhausted('before the backend was called', deadline.budgetMs);
-  const result = await deadline.race(
-    deps.backend
+  return deadline.race(
+    backend
       .postJson(
-        operation.path,
+        path,
         // Strict base64 needs no JSON escaping; concatenation spares re-serialising a multi-megabyte string.
-        `{"image":{"bytes":"${base64}"},"maxFaceCount":${request.maxFaceCount}}`,
-        operation.schema,
+        `{"image":{"bytes":"${image.base64}"},"maxFaceCount":${maxFaceCount}}`,
+        schema,
         requestId,
         { timeoutMs: leftMs },
       )
@@ -96,16 +168,8 @@ async function proxyRequest(deps: FaceProxyDeps, event: ApiEvent, requestId: str
         }
         throw error;
       }),
-    'waiting for the backend',
+    step,
   );
-  deps.logger.info('backend answered', {
-    requestId,
-    operation: operation.path,
-    backendMs: Date.now() - started,
-    imageSource: field === 'image.url' ? 'url' : 'bytes',
-    imageBytes: bytes.length,
-  });
-  return jsonResult(200, result, requestId);
 }
 
 /** `/prod/v1/...` -> `/v1/...` when a stage prefix is present in `path`. */

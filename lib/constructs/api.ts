@@ -35,6 +35,8 @@ export const ROUTES = {
   compareFaceEmbeddings: ['v1', 'face-verification', 'compare-face-embeddings'],
   /** Extension (issue 11): on the compare function, behind the same authorizer and usage plans. */
   compareFaceEmbeddingsBatch: ['v1', 'face-verification', 'compare-face-embeddings-batch'],
+  /** Extension (not in the vendor's API): two images, one similarity. */
+  verifyFaces: ['v1', 'face-verification', 'verify-faces'],
 } as const;
 
 /** Where the docs function finds swagger-ui-dist's files inside its bundle. */
@@ -142,6 +144,8 @@ export class FaceApi extends Construct {
     readonly proxy: HandlerFunction;
     readonly fetchImage: HandlerFunction;
     readonly compare: HandlerFunction;
+    /** verify-faces (extension). */
+    readonly verifyFaces: HandlerFunction;
     readonly docs?: HandlerFunction;
   };
   /** One per configured client. */
@@ -227,6 +231,23 @@ export class FaceApi extends Construct {
     });
     if (props.compare.mode === 'table') props.compareModeFlag?.grantRead(compare.role);
 
+    // verify-faces (extension): the proxy's path to the images (backend, fetch-image) and compare's scoring
+    // (the same COMPARE_MODE, score table and switch), so it answers the score compare-face-embeddings would.
+    const verifyFaces = new HandlerFunction(this, 'VerifyFaces', {
+      handler: 'verify-faces',
+      description: `POST verify-faces (extension): two images -> get-face-embeddings x2 -> ${props.compare.mode === 'table' ? 'calibrated score table' : 'compare forwarded to the container'}`,
+      logRetention,
+      // Two images of up to ~4.5 MB each are decoded in memory at once: the proxy's size.
+      memorySize: 1024,
+      // As the proxy: API Gateway gives up at 29 s, the request deadline (lambda/shared/deadline.ts) answers 504 at 28 s.
+      timeout: Duration.seconds(30),
+      ...inVpc,
+      environment: { ...compareEnvironment, FETCH_IMAGE_FUNCTION_NAME: fetchImage.fn.functionName },
+      afterBundling: afterCompareBundling,
+    });
+    verifyFaces.role.addToPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fetchImage.fn.functionArn] }));
+    if (props.compare.mode === 'table') props.compareModeFlag?.grantRead(verifyFaces.role);
+
     let docs: HandlerFunction | undefined;
     if (config.docs !== 'off') {
       docs = new HandlerFunction(this, 'Docs', {
@@ -279,7 +300,7 @@ export class FaceApi extends Construct {
     });
     bearerSecret?.grantRead(authorizerFn.role);
 
-    this.functions = { authorizer: authorizerFn, proxy, fetchImage, compare, docs };
+    this.functions = { authorizer: authorizerFn, proxy, fetchImage, compare, verifyFaces, docs };
 
     // --- REST API ---
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
@@ -359,6 +380,10 @@ export class FaceApi extends Construct {
     resourceAt(ROUTES.compareFaceEmbeddings).addMethod('POST', integration(compare), secured);
     // A second route on the compare function: same mode, table, switch and backend, and its alarms cover both.
     resourceAt(ROUTES.compareFaceEmbeddingsBatch).addMethod('POST', integration(compare), secured);
+    // The extension is metered like the vendor operations: a usage plan's throttle and quota apply to every method
+    // of the API stages it lists, unless a method throttle is set (API Gateway developer guide, "Usage plans and
+    // API keys for REST APIs"; CfnUsagePlan ApiStageProperty.throttle). None is set for any route here.
+    resourceAt(ROUTES.verifyFaces).addMethod('POST', integration(verifyFaces), secured);
 
     if (docs) {
       const swagger = this.api.root.addResource('swagger');
@@ -495,8 +520,8 @@ export class FaceApi extends Construct {
 
   /** All handler functions (for monitoring). */
   allFunctions(): HandlerFunction[] {
-    const { authorizer, proxy, fetchImage, compare, docs } = this.functions;
-    return [authorizer, proxy, fetchImage, compare, ...(docs ? [docs] : [])];
+    const { authorizer, proxy, fetchImage, compare, verifyFaces, docs } = this.functions;
+    return [authorizer, proxy, fetchImage, compare, verifyFaces, ...(docs ? [docs] : [])];
   }
 }
 

@@ -16,7 +16,7 @@ import { PROJECT_DIR } from '../config.js';
 import { acknowledgeControlTower } from '../control-tower.js';
 
 /** The handler entries under `lambda/` (each `lambda/<name>.ts` exports `handler`). */
-export type HandlerName = 'authorizer' | 'proxy' | 'fetch-image' | 'compare' | 'compare-check' | 'docs' | 'image-mirror';
+export type HandlerName = 'authorizer' | 'proxy' | 'fetch-image' | 'compare' | 'compare-check' | 'docs' | 'image-mirror' | 'verify-faces';
 
 /** The Lambda runtime of every handler (the suite also runs on Node 24: .ci/run, scripts/ci/node24.sh). */
 export const HANDLER_RUNTIME = lambda.Runtime.NODEJS_24_X;

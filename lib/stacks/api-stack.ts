@@ -87,6 +87,7 @@ export class ApiStack extends Stack {
         { label: 'Proxy', fn: f.proxy },
         { label: 'FetchImage', fn: f.fetchImage },
         { label: 'Compare', fn: f.compare },
+        { label: 'VerifyFaces', fn: f.verifyFaces },
         ...(f.docs ? [{ label: 'Docs', fn: f.docs }] : []),
         ...(this.compareCheck ? [{ label: 'CompareCheck', fn: this.compareCheck.fn }] : []),
       ],

@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Promise<string>> = {
   compare: async () => (await import('./compare.js')).runCompareBench(),
   'compare-batch': async () => (await import('./compare-batch.js')).runCompareBatchBench(),
   gateway: async () => (await import('./gateway.js')).runGatewayBench(),
+  verify: async () => (await import('./verify.js')).runVerifyBench(),
   engine: async () => (await import('./engine.js')).runEngineBench(),
   calibrate: async () => (await import('./calibrate.js')).runCalibrateBench(),
   'compare-check': async () => (await import('./compare-check.js')).runCompareCheckBench(),

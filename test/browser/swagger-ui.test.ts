@@ -1,7 +1,8 @@
 /**
  * Swagger UI in a real Chromium (Debian package, driven by playwright-core):
- * the page lists the three operations, and "Try it out" on detect-faces with an
- * ApiKey returns the embedded engine's real answer.
+ * the page lists the vendor's three operations and the extensions (their own tag), "Try it out"
+ * on detect-faces with an ApiKey returns the embedded engine's real answer, and every operation's
+ * example answers 200.
  */
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
@@ -29,7 +30,7 @@ describe('Swagger UI in Chromium', () => {
     await gw?.close();
   });
 
-  it('lists the three operations and runs detect-faces with an ApiKey', async () => {
+  it('lists the three operations, then the extensions under their own tag, and runs detect-faces with an ApiKey', async () => {
     const page = await browser.newPage();
     await page.goto(`${gw.url}/swagger/index.html`);
     await page.waitForSelector('.opblock-summary-path');
@@ -38,7 +39,13 @@ describe('Swagger UI in Chromium', () => {
       '/v1/face-verification/detect-faces',
       '/v1/face-verification/get-face-embeddings',
       '/v1/face-verification/compare-face-embeddings',
+      '/v1/face-verification/verify-faces',
+      '/v1/face-verification/compare-face-embeddings-batch',
     ]);
+    // The extensions are grouped apart from the vendor's operations and say so in their summary.
+    for (const id of ['verifyFaces', 'compareFaceEmbeddingsBatch']) {
+      expect(await page.locator(`#operations-Extensions-${id} .opblock-summary-description`).innerText()).toMatch(/\(extension\)/);
+    }
 
     // Authorize with the ApiKey scheme: the whole header value goes in.
     await page.click('button.authorize');
@@ -79,8 +86,8 @@ describe('Swagger UI in Chromium', () => {
     await page.locator('.modal-ux button.authorize').first().click();
     await page.locator('.modal-ux button.close-modal').click();
 
-    for (const id of ['detectFaces', 'getFaceEmbeddings', 'compareFaceEmbeddings']) {
-      const operation = page.locator(`#operations-Face_Verification-${id}`);
+    for (const id of ['Face_Verification-detectFaces', 'Face_Verification-getFaceEmbeddings', 'Face_Verification-compareFaceEmbeddings', 'Extensions-verifyFaces', 'Extensions-compareFaceEmbeddingsBatch']) {
+      const operation = page.locator(`#operations-${id}`);
       await operation.locator('.opblock-summary').click();
       await operation.locator('.try-out__btn').click();
       await operation.locator('button.execute').click();

@@ -23,7 +23,7 @@ import { startContractServer, type ContractServer } from './contract-server.js';
  * Set to true when the local gateway serves verify-faces and compare-face-embeddings-batch
  * (the merge of issue 11's gateway branches); until then those routes answer 404 here.
  */
-const EXTENSION_ROUTES_ON_GATEWAY = false;
+const EXTENSION_ROUTES_ON_GATEWAY = true;
 
 const KEY = 'extension-test-key-0123456789';
 

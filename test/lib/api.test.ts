@@ -150,7 +150,7 @@ describe('FaceApi (default configuration)', () => {
 
   it('THEN every function is nodejs24.x on arm64 with X-Ray, JSON logs, source maps and Powertools settings', () => {
     const functions = resourcesOfType(json, 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(5);
+    expect(functions).toHaveLength(6);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' }, LoggingConfig: expect.objectContaining({ LogFormat: 'JSON' }) });
       expect(fn.Properties.Environment.Variables).toMatchObject({
@@ -186,6 +186,35 @@ describe('FaceApi (default configuration)', () => {
     expect(fetchImage.Properties.VpcConfig).toBeUndefined();
     expect(fetchImage.Properties.Environment.Variables).toMatchObject({ IMAGE_FETCH_ALLOW_CIDRS: '', IMAGE_FETCH_MAX_BYTES: '4194304', IMAGE_FETCH_TIMEOUT_MS: '10000' });
     expect(proxyId).not.toBe(fetchId);
+  });
+
+  it('THEN verify-faces (extension) needs the authorizer and an API key and goes to its own function', () => {
+    const [verifyId] = functionByDescription(json, /^POST verify-faces/);
+    const method = methodAt(json, 'verify-faces', 'POST');
+    expect(method).toMatchObject({ AuthorizationType: 'CUSTOM', ApiKeyRequired: true, Integration: { Type: 'AWS_PROXY', TimeoutInMillis: 29000 } });
+    expect(method.AuthorizerId).toEqual(methodAt(json, 'detect-faces', 'POST').AuthorizerId);
+    expect(JSON.stringify(method.Integration.Uri)).toContain(verifyId);
+    // No method throttle anywhere: each usage plan's throttle and quota cover it as they cover the vendor operations.
+    for (const [, plan] of resourcesOfType(json, 'AWS::ApiGateway::UsagePlan')) {
+      for (const stage of plan.Properties.ApiStages) expect(stage.Throttle ?? {}).toEqual({});
+    }
+  });
+
+  it('THEN verify-faces runs in the VPC like the proxy, scores like compare, and may invoke fetch-image only', () => {
+    const [, verify] = functionByDescription(json, /^POST verify-faces/);
+    const [, compare] = functionByDescription(json, /^POST compare-face-embeddings/);
+    const [fetchId] = functionByDescription(json, /^Downloads a client image\.url/);
+    expect(JSON.stringify(verify.Properties.VpcConfig.SecurityGroupIds)).toMatch(/ClientSecurityGroup/);
+    expect(verify.Properties.Timeout).toBe(30);
+    const variables = verify.Properties.Environment.Variables;
+    expect(variables).toMatchObject({ COMPARE_MODE: compare.Properties.Environment.Variables.COMPARE_MODE, BACKEND_TIMEOUT_MS: '25000', FETCH_IMAGE_FUNCTION_NAME: { Ref: fetchId } });
+    expect(variables.BACKEND_URL).toEqual(compare.Properties.Environment.Variables.BACKEND_URL);
+    const roleId = verify.Properties.Role['Fn::GetAtt'][0];
+    const statements = resourcesOfType(json, 'AWS::IAM::Policy')
+      .filter(([, p]) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+    const invoke = statements.filter((st) => [st.Action].flat().includes('lambda:InvokeFunction'));
+    expect(invoke).toEqual([expect.objectContaining({ Resource: { 'Fn::GetAtt': [fetchId, 'Arn'] } })]);
   });
 
   it('THEN compare forwards to the container from the VPC, the authorizer and docs stay outside the VPC', () => {
@@ -278,6 +307,21 @@ describe('FaceApi with Bearer JWT, private docs, a custom domain, no WAF, a scor
     expect(compare.Properties.VpcConfig).toBeDefined();
   });
 
+  it('THEN verify-faces scores from the same bundled table and switch as compare, and may read the switch', () => {
+    const [, verify] = functionByDescription(json, /^POST verify-faces/);
+    const [, compare] = functionByDescription(json, /^POST compare-face-embeddings/);
+    const variables = verify.Properties.Environment.Variables;
+    expect(variables).toMatchObject({ COMPARE_MODE: 'table', SCORE_TABLE: 'score-table.json' });
+    expect(variables.COMPARE_MODE_SECRET_ID).toEqual(compare.Properties.Environment.Variables.COMPARE_MODE_SECRET_ID);
+    const roleId = verify.Properties.Role['Fn::GetAtt'][0];
+    const actions = resourcesOfType(json, 'AWS::IAM::Policy')
+      .filter(([, p]) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement)
+      .flatMap((st) => [st.Action].flat());
+    expect(actions).toEqual(expect.arrayContaining(['secretsmanager:GetSecretValue', 'lambda:InvokeFunction']));
+    expect(actions).not.toContain('secretsmanager:PutSecretValue');
+  });
+
   it('THEN the custom domain is regional with TLS 1.2, mapped to the stage, with an alias record in the given zone', () => {
     template.hasResourceProperties('AWS::ApiGateway::DomainName', {
       DomainName: 'face.example.com',
@@ -303,7 +347,7 @@ describe('FaceApi with docs off', () => {
   it('GIVEN docs off WHEN synthesized THEN there is no docs function, no /swagger route and no SwaggerUrl output', () => {
     const json = app.json('api');
     expect(resourcesOfType(json, 'AWS::ApiGateway::Resource').map(([, r]) => r.Properties.PathPart)).not.toContain('swagger');
-    expect(resourcesOfType(json, 'AWS::Lambda::Function')).toHaveLength(4);
+    expect(resourcesOfType(json, 'AWS::Lambda::Function')).toHaveLength(5);
     expect(json.Outputs.SwaggerUrl).toBeUndefined();
   });
 });
@@ -337,7 +381,7 @@ describe('FaceApi with api.cors', () => {
     try {
       const json = app.json('api');
       const options = resourcesOfType(json, 'AWS::ApiGateway::Method').filter(([, m]) => m.Properties.HttpMethod === 'OPTIONS');
-      // root, v1, face-verification, the three operations, swagger and swagger/{proxy+}
+      // root, v1, face-verification, the four operations, swagger and swagger/{proxy+}
       expect(options.length).toBe(resourcesOfType(json, 'AWS::ApiGateway::Resource').length + 1);
       for (const [, method] of options) {
         expect(method.Properties.AuthorizationType).toBe('NONE');

@@ -57,8 +57,8 @@ describe('handler bundles (real esbuild)', () => {
     return found!;
   };
 
-  it('GIVEN cdk synth WHEN bundling THEN every handler (5 API functions, the compare check, 2 mirror functions) is an ESM bundle with a source map', () => {
-    expect(bundles).toHaveLength(8);
+  it('GIVEN cdk synth WHEN bundling THEN every handler (6 API functions, the compare check, 2 mirror functions) is an ESM bundle with a source map', () => {
+    expect(bundles).toHaveLength(9);
     for (const bundle of bundles) {
       const code = readFileSync(join(bundle.dir, 'index.mjs'), 'utf8');
       expect(code.startsWith("import { createRequire } from 'module'; const require = createRequire(import.meta.url);"), bundle.description).toBe(true);
@@ -91,6 +91,11 @@ describe('handler bundles (real esbuild)', () => {
 
   it('THEN the compare bundle carries the configured score table as score-table.json', () => {
     const copied = readFileSync(join(bundleOf(/^POST compare-face-embeddings/).dir, 'score-table.json'), 'utf8');
+    expect(copied).toBe(readFileSync(tableFile, 'utf8'));
+  });
+
+  it('THEN the verify-faces bundle carries the very same score table (it scores as compare does)', () => {
+    const copied = readFileSync(join(bundleOf(/^POST verify-faces/).dir, 'score-table.json'), 'utf8');
     expect(copied).toBe(readFileSync(tableFile, 'utf8'));
   });
 
@@ -315,6 +320,64 @@ describe('handler bundles (real esbuild)', () => {
       expect(typeof JSON.parse(score.body).similarity).toBe('number');
       expect(JSON.parse(score.body)).toEqual(JSON.parse(expected.body));
       expect(answerOf(run, 'bad').statusCode).toBe(400);
+    });
+
+    it('verify-faces: both images reach the backend; the bundled table scores the pair as compare does; a bad body is a 400', async () => {
+      const bundle = bundleOf(/^POST verify-faces/);
+      const embedding1 = [0.12, -0.4, 0.33, 0.8];
+      const embedding2 = [0.1, -0.38, 0.3, 0.82];
+      const face = { confidence: 0.99, boundingBox: { x: 1, y: 2, width: 30, height: 40 } };
+      let embedCalls = 0;
+      backend.behave((req, _body, res) => {
+        const embedding = embedCalls++ === 0 ? embedding1 : embedding2;
+        const body = req.url === PATHS.getFaceEmbeddings ? { faces: [{ face, embedding }], unprocessedFaceCount: 0 } : detectAnswer;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      });
+      backend.received.length = 0;
+      // The compare-mode switch says "table" (a loopback Secrets Manager stand-in, as for compare).
+      const secrets = createServer((req, res) => {
+        req.resume();
+        req.on('end', () =>
+          res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ Name: 'compare-mode', SecretString: JSON.stringify({ mode: 'table', by: 'deploy' }) })),
+        );
+      });
+      const secretsUrl = await listen(secrets, '127.0.0.1');
+      let run: BundleRun;
+      try {
+        run = await start(
+          'verify-faces',
+          bundle,
+          {
+            ...environmentOf(bundle, {
+              BACKEND_URL: backend.url,
+              FETCH_IMAGE_FUNCTION_NAME: 'face-fetch-image',
+              COMPARE_MODE_SECRET_ID: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:compare-mode-AbCdEf',
+            }),
+            AWS_ACCESS_KEY_ID: 'AKIDLOCALTEST',
+            AWS_SECRET_ACCESS_KEY: 'local-test-only',
+            AWS_SESSION_TOKEN: 'local-test-only',
+            AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsUrl,
+          },
+          [
+            { name: 'verify', event: postEvent(PATHS.verifyFaces, { image1: { bytes: jpeg.toString('base64') }, image2: { bytes: jpeg.toString('base64') } }) },
+            { name: 'bad', event: postEvent(PATHS.verifyFaces, { image1: { bytes: 'x' } }) },
+          ],
+        );
+      } finally {
+        await new Promise((resolve) => secrets.close(resolve));
+        backend.behave(answerJson(200, detectAnswer));
+      }
+      const expected = await createCompareHandler({ mode: 'table', table: loadScoreTable(tableFile), logger: recordingLogger() })(
+        postEvent(PATHS.compareFaceEmbeddings, { embedding1, embedding2 }),
+      );
+      const verify = answerOf(run, 'verify');
+      expect(verify.statusCode, verify.body).toBe(200);
+      expect(JSON.parse(verify.body)).toEqual({ similarity: JSON.parse(expected.body).similarity, face1: face, face2: face, unprocessedFaceCount1: 0, unprocessedFaceCount2: 0 });
+      expect(backend.received.map((r) => r.path)).toEqual([PATHS.getFaceEmbeddings, PATHS.getFaceEmbeddings]);
+      expect(backend.received.map((r) => (r.body as { maxFaceCount: number }).maxFaceCount)).toEqual([1, 1]);
+      const bad = answerOf(run, 'bad');
+      expect(bad.statusCode).toBe(400);
+      expect(JSON.parse(bad.body).errors.map((e: { field: string }) => e.field)).toEqual(['image1.bytes', 'image2']);
     });
 
     it('docs: serves the Swagger UI page and assets from the bundle, and the OpenAPI document', async () => {

@@ -63,7 +63,7 @@ describe('Monitoring (default configuration with an alarm e-mail)', () => {
   });
 
   it('THEN every function has an errors and a throttles alarm', () => {
-    for (const label of ['Authorizer', 'Proxy', 'FetchImage', 'Compare', 'Docs']) {
+    for (const label of ['Authorizer', 'Proxy', 'FetchImage', 'Compare', 'VerifyFaces', 'Docs']) {
       expect(alarms[`Monitoring${label}Errors`], label).toMatchObject({ MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 1 });
       expect(alarms[`Monitoring${label}Throttles`], label).toMatchObject({ MetricName: 'Throttles', Namespace: 'AWS/Lambda', Threshold: 1 });
     }
@@ -71,8 +71,8 @@ describe('Monitoring (default configuration with an alarm e-mail)', () => {
 
   it('THEN every alarm notifies the alarm topic on ALARM and OK', () => {
     const monitoring = Object.entries(alarms).filter(([id]) => id.startsWith('Monitoring'));
-    // 7 for the API and the backend, errors and throttles for each of the 5 functions.
-    expect(monitoring.length).toBe(17);
+    // 7 for the API and the backend, errors and throttles for each of the 6 functions.
+    expect(monitoring.length).toBe(19);
     for (const [, alarm] of monitoring) {
       expect(JSON.stringify(alarm.AlarmActions)).toMatch(/AlarmsTopic/);
       expect(JSON.stringify(alarm.OKActions)).toMatch(/AlarmsTopic/);

@@ -25,8 +25,8 @@ describe('Lambda runtime (issue 15)', () => {
     const ours = STACKS.flatMap((stack) =>
       resourcesOfType(app.json(stack), 'AWS::Lambda::Function').filter(([, fn]) => fn.Properties.Handler === 'index.handler'),
     );
-    // 5 API functions (authorizer, proxy, fetch-image, compare, docs) and the 2 image-mirror functions.
-    expect(ours).toHaveLength(7);
+    // 6 API functions (authorizer, proxy, fetch-image, compare, verify-faces, docs) and the 2 image-mirror functions.
+    expect(ours).toHaveLength(8);
     for (const [id, fn] of ours) {
       expect({ id, runtime: fn.Properties.Runtime, architectures: fn.Properties.Architectures }).toEqual({ id, runtime: 'nodejs24.x', architectures: ['arm64'] });
     }

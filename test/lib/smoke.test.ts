@@ -34,6 +34,8 @@ describe('runSmoke against the local gateway', () => {
       'guide 2: get-face-embeddings (maxFaceCount 1)',
       'guide 3: compare-face-embeddings (a face with itself)',
       'extension: compare-face-embeddings-batch (equals the single compares)',
+      'extension: verify-faces (the same photo twice)',
+      'extension: verify-faces (image2 without a face) -> 400 naming image2',
       'error: no Authorization header -> 401',
       'error: unknown API key -> 401',
       'error: body is not JSON -> 400',
@@ -50,6 +52,8 @@ describe('runSmoke against the local gateway', () => {
     const byName = Object.fromEntries(report.results.map((r) => [r.name, r]));
     expect(byName['guide 1: detect-faces (maxFaceCount 10)']!.status).toBe(200);
     expect(byName['error: unknown path -> 404']!.status).toBe(404);
+    expect(byName['extension: verify-faces (the same photo twice)']).toMatchObject({ status: 200, note: 'similarity 100' });
+    expect(byName['extension: verify-faces (image2 without a face) -> 400 naming image2']!.status).toBe(400);
     for (const result of report.results) expect(result.latencyMs).toBeGreaterThan(0);
     expect(lines).toHaveLength(report.results.length);
     expect(lines[1]).toMatch(/^PASS {2}200 +\d+ ms {2}guide 1: detect-faces \(maxFaceCount 10\): \d+ face\(s\)$/);

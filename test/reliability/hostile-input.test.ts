@@ -14,6 +14,7 @@ import {
   DetectFacesResponseSchema,
   GetFaceEmbeddingsResponseSchema,
   PATHS,
+  VerifyFacesResponseSchema,
 } from '../../lambda/shared/contract.js';
 import { LIMITS } from '../../lambda/shared/limits.js';
 import { loadScoreTable } from '../../lambda/shared/score-table.js';
@@ -22,7 +23,7 @@ import { startFakeBackend, type FakeBackend } from '../helpers/fake-backend.js';
 import { answerProblems, percentile, recordFigures } from '../helpers/reliability/answers.js';
 import { createClient, type Client } from '../helpers/reliability/client.js';
 import { startGatewayInProcess, type InProcessGateway } from '../helpers/reliability/gateway.js';
-import { compareRequest, expectedAnswer, faceImageRequest, type Endpoint, type HostileRequest } from '../helpers/reliability/hostile.js';
+import { compareRequest, expectedAnswer, expectedVerifyAnswer, faceImageRequest, verifyFacesRequest, type Endpoint, type HostileRequest } from '../helpers/reliability/hostile.js';
 import { makeImageKit, type ImageKit } from '../helpers/reliability/images.js';
 import { installNetGuard, type NetGuard } from '../helpers/reliability/net-guard.js';
 
@@ -142,6 +143,54 @@ describe('hostile input through the local gateway (fast fake backend)', () => {
     },
     120_000,
   );
+
+  it(`verify-faces (extension): ${BODIES_PER_ENDPOINT.toLocaleString('en')} generated bodies (two hostile images each) get the answer the contract predicts, never a 5xx or a hang`, async () => {
+    const statuses = new Map<number, number>();
+    const latencies: number[] = [];
+    const backendBefore = backend.received.length;
+    let sent = 0;
+    let expectedOk = 0;
+    const started = performance.now();
+    const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined;
+    await fc.assert(
+      fc.asyncProperty(fc.array(verifyFacesRequest(kit), { minLength: BATCH, maxLength: BATCH }), async (batch) => {
+        const answers = await Promise.all(batch.map((req) => client.post(PATHS.verifyFaces, req.body, { contentType: req.contentType })));
+        for (const [i, answer] of answers.entries()) {
+          sent++;
+          statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+          latencies.push(answer.ms);
+          const req = batch[i]!;
+          const expected = expectedVerifyAnswer(req);
+          if (expected.status === 200) expectedOk++;
+          const problems = answerProblems(answer, { expected, okSchema: VerifyFacesResponseSchema });
+          if (problems.length > 0) {
+            const preview = (typeof req.body === 'string' ? req.body : req.body.toString('latin1')).slice(0, 300);
+            throw new Error(`${problems.join('; ')}\n  shape: ${req.shape}\n  body (${req.body.length} chars): ${JSON.stringify(preview)}`);
+          }
+        }
+      }),
+      { numRuns: Math.ceil(BODIES_PER_ENDPOINT / BATCH), seed },
+    );
+    const fiveXx = [...statuses].filter(([s]) => s >= 500).reduce((n, [, c]) => n + c, 0);
+    const refused = [...statuses].filter(([s]) => s >= 400 && s < 500).reduce((n, [, c]) => n + c, 0);
+    recordFigures('hostile-input', {
+      endpoint: 'verify', sent, refused, ok: statuses.get(200) ?? 0, fiveXx,
+      statuses: Object.fromEntries(statuses), p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99),
+      maxMs: Math.max(...latencies), seconds: (performance.now() - started) / 1000, reachedBackend: backend.received.length - backendBefore,
+    });
+    expect(sent).toBeGreaterThanOrEqual(BODIES_PER_ENDPOINT);
+    expect(fiveXx).toBe(0);
+    expect(statuses.get(0) ?? 0).toBe(0);
+    expect(expectedOk).toBeGreaterThan(sent * 0.05);
+    expect(refused).toBeGreaterThan(sent * 0.3);
+    expect(Math.max(...latencies)).toBeLessThan(HANG_MS);
+  }, 180_000);
+
+  it('GIVEN verify-faces with a JSON body over Lambda\'s 6 MB THEN 413 problem, fast', async () => {
+    const answer = await client.post(PATHS.verifyFaces, JSON.stringify({ image1: { bytes: 'A'.repeat(LIMITS.maxRequestBodyBytes / 2) }, image2: { bytes: 'A'.repeat(LIMITS.maxRequestBodyBytes / 2) } }));
+    expect(answerProblems(answer, { expected: { status: 413, kinds: ['payload-too-large'] } })).toEqual([]);
+    expect(answer.ms).toBeLessThan(3000);
+  });
 
   it.each([
     ['a body over API Gateway\'s 10 MB (Content-Length)', () => Buffer.alloc(LIMITS.apiGatewayMaxBodyBytes + 1, 0x20), PATHS.detectFaces],

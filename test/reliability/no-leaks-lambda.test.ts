@@ -1,6 +1,6 @@
 /**
  * Suite 5, the AWS side: the Lambda entry handlers themselves (authorizer,
- * proxy, compare, fetch-image), with their Powertools loggers at DEBUG, driven
+ * proxy, compare, fetch-image, verify-faces), with their Powertools loggers at DEBUG, driven
  * by API Gateway events that carry keys, tokens, images and embeddings, in front
  * of a scriptable backend that also answers tracebacks and stalls. Every byte the
  * handlers write to stdout/stderr (what CloudWatch Logs would hold) and every
@@ -38,6 +38,7 @@ describe('Lambda handlers log nothing secret or biometric', () => {
   let authorize: (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>;
   let proxy: ProxyHandler;
   let compare: ProxyHandler;
+  let verifyFaces: ProxyHandler;
   let fetchImage: (event: FetchImageEvent) => Promise<FetchImageResult>;
   const written: string[] = [];
   const errorBodies: Array<{ where: string; text: string; generic: boolean }> = [];
@@ -75,6 +76,7 @@ describe('Lambda handlers log nothing secret or biometric', () => {
     authorize = (await import('../../lambda/authorizer.js')).handler;
     proxy = (await import('../../lambda/proxy.js')).handler;
     compare = (await import('../../lambda/compare.js')).handler;
+    verifyFaces = (await import('../../lambda/verify-faces.js')).handler;
     fetchImage = (await import('../../lambda/fetch-image.js')).handler;
   });
 
@@ -131,6 +133,11 @@ describe('Lambda handlers log nothing secret or biometric', () => {
       // The batch extension is a second route of the same Lambda entry.
       ['compare batch', compare, PATHS.compareFaceEmbeddingsBatch, { embedding, embeddings: [embedding2, embedding] }, 200],
       ['compare batch, a candidate of another length', compare, PATHS.compareFaceEmbeddingsBatch, { embedding, embeddings: [embedding2, embedding2.slice(1)] }, 400],
+      // verify-faces (extension): it holds both embeddings in memory and must log and answer neither.
+      ['verify', verifyFaces, PATHS.verifyFaces, { image1: { bytes: imagesSent[0] }, image2: { bytes: imagesSent[1] } }, 200],
+      ['verify, image2 by URL with a token', verifyFaces, PATHS.verifyFaces, { image1: { bytes: imagesSent[0] }, image2: { url: `${images.origin}/face.jpg?token=${URL_TOKEN}` } }, 200],
+      ['verify, refused image1 URL with a token', verifyFaces, PATHS.verifyFaces, { image1: { url: `http://169.254.169.254/latest/?token=${URL_TOKEN}` }, image2: { bytes: imagesSent[1] } }, 400],
+      ['verify, line-wrapped base64 in both', verifyFaces, PATHS.verifyFaces, { image1: { bytes: imagesSent[0]!.replace(/(.{76})/g, '$1\n') }, image2: { bytes: imagesSent[1]!.replace(/(.{76})/g, '$1\n') } }, 400],
     ];
     const run = async (label: string, handler: ProxyHandler, path: string, body: unknown, status: number) => {
       const result = await handler(postEvent(path, body, headers(`ApiKey ${CLIENT_KEY}`)));
@@ -143,10 +150,12 @@ describe('Lambda handlers log nothing secret or biometric', () => {
       await run(`detect, backend ${mode}`, proxy, PATHS.detectFaces, { image: { bytes: imagesSent[0] } }, status);
       await run(`compare, backend ${mode}`, compare, PATHS.compareFaceEmbeddings, { embedding1: embedding, embedding2 }, status);
       await run(`compare batch, backend ${mode}`, compare, PATHS.compareFaceEmbeddingsBatch, { embedding, embeddings: [embedding2, embedding] }, status);
+      await run(`verify, backend ${mode}`, verifyFaces, PATHS.verifyFaces, { image1: { bytes: imagesSent[0] }, image2: { bytes: imagesSent[1] } }, status);
     }
     backend.mode = 'ok';
 
-    expect(lambdaApi.commandCalls(InvokeCommand).length).toBe(3);
+    // 3 from the proxy, 2 from verify-faces (its image2 and image1 URLs).
+    expect(lambdaApi.commandCalls(InvokeCommand).length).toBe(5);
     // fetch-image directly, with URLs the proxy would not have sent.
     for (const url of [`${images.origin}/face.jpg?token=${URL_TOKEN}`, `http://10.0.0.1/x.jpg?token=${URL_TOKEN}`, `${images.origin}/html?token=${URL_TOKEN}`, `http://u:${URL_TOKEN}@images.test/`]) {
       const result = await fetchImage({ url });

@@ -157,6 +157,44 @@ describe('SSRF corpus through the local gateway', () => {
     }
   });
 
+  // verify-faces (extension): the same corpus through image1.url and through image2.url (the other image valid bytes),
+  // refused exactly as image.url is, naming the image, before any connection and with nothing forwarded.
+  // Run after the image.url checks above, which count DNS queries and connections of the first pass.
+  it.each(['image1', 'image2'] as const)('verify-faces: every URL as %s.url is refused as image.url is, naming that image', async (name) => {
+    const other = name === 'image1' ? 'image2' : 'image1';
+    const forwardedBefore = backend.received.length;
+    const answers = await mapLimit(corpus, 16, (c) =>
+      client.post(PATHS.verifyFaces, JSON.stringify({ [name]: { url: c.url }, [other]: { bytes: sample(1).toString('base64') } })),
+    );
+    const failures: string[] = [];
+    for (const [i, c] of corpus.entries()) {
+      const answer = answers[i]!;
+      const asImage = results.get(c.name)!;
+      const problems = answerProblems(answer);
+      if (answer.status < 400 || answer.status > 499) problems.push(`status ${answer.status}`);
+      const body = answer.text ? (JSON.parse(answer.text) as { type?: string; detail?: string; errors?: Array<{ field: string; reason: string }> }) : {};
+      if (body.errors?.[0]?.field !== `${name}.url`) problems.push(`errors[0].field ${String(body.errors?.[0]?.field)}`);
+      // The scripted resolver's rebinding names answer by lookup count, so a second pass meets other answers
+      // (still refused, as checked above); every other case must get exactly image.url's answer, renamed.
+      if (c.category !== 'rebinding') {
+        const reference = JSON.parse(asImage.text) as { type?: string; detail?: string; errors?: Array<{ field: string; reason: string }> };
+        if (answer.status !== asImage.status) problems.push(`status ${answer.status}, image.url got ${asImage.status}`);
+        if (body.type !== reference.type) problems.push(`type ${String(body.type)}, image.url got ${String(reference.type)}`);
+        if (body.errors?.[0]?.reason !== reference.errors?.[0]?.reason) problems.push(`reason differs from image.url's`);
+        if (body.detail !== reference.detail?.replace(/^image\.url/, `${name}.url`)) problems.push(`detail ${String(body.detail)}`);
+      }
+      if (answer.ms > FETCH_TIMEOUT_MS + SLACK_MS) problems.push(`took ${Math.round(answer.ms)} ms`);
+      for (const secret of ['secret', String(canary4.port), 'metadata.google.internal']) if (answer.text.includes(secret)) problems.push(`echoes ${secret}`);
+      if (problems.length > 0) failures.push(`[${c.category}] ${c.name}: ${problems.join('; ')}`);
+    }
+    recordFigures('ssrf', { operation: `verify-faces ${name}.url`, cases: corpus.length, refused: answers.filter((a) => a.status >= 400 && a.status < 500).length, fiveXx: answers.filter((a) => a.status >= 500).length });
+    expect(failures).toEqual([]);
+    expect(guard.violations).toEqual([]);
+    expect(canary4.connections()).toBe(0);
+    expect(canary6.connections()).toBe(0);
+    expect(backend.received.length).toBe(forwardedBefore);
+  }, 60_000);
+
   it.each([
     ['the allowed host by address', (a: number) => `http://127.0.0.2:${a}/face.jpg`],
     ['the allowed host by name', (a: number) => `http://images.test:${a}/face.jpg`],

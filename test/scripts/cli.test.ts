@@ -44,7 +44,7 @@ const SCRIPTS: ReadonlyArray<{ npm: string; script: string; usage: RegExp }> = [
   { npm: 'start', script: 'local/server.ts', usage: /usage: \[VAR=value \.\.\.\] npm start[\s\S]*API_KEYS[\s\S]*BACKEND_URL/ },
   { npm: 'smoke', script: 'scripts/smoke.ts', usage: /usage: npm run smoke -- --url <base URL>[\s\S]*SMOKE_API_KEY/ },
   { npm: 'calibrate', script: 'scripts/calibrate.ts', usage: /usage: npm run calibrate -- \(--stage <stage> \| --endpoint <base URL>\)[\s\S]*--out/ },
-  { npm: 'bench', script: 'scripts/bench/index.ts', usage: /usage: npm run bench -- \[--write\] \[name \.\.\.\][\s\S]*compare, compare-batch, gateway, engine, calibrate, compare-check, mirror, cdk/ },
+  { npm: 'bench', script: 'scripts/bench/index.ts', usage: /usage: npm run bench -- \[--write\] \[name \.\.\.\][\s\S]*compare, compare-batch, gateway, verify, engine, calibrate, compare-check, mirror, cdk, engine-load/ },
   { npm: 'compare-mode', script: 'scripts/compare-mode.ts', usage: /usage: npm run compare-mode -- --stage <stage>[\s\S]*--forward/ },
   { npm: 'bench:load', script: 'scripts/bench/load.ts', usage: /usage: npm run bench:load[\s\S]*LOAD_SECONDS/ },
   { npm: 'sync-image', script: 'scripts/sync-image.ts', usage: /usage: npm run sync-image -- --stage <name>[\s\S]*--function-name/ },
@@ -81,7 +81,7 @@ describe('npm scripts: --help and unknown flags', () => {
     const before = statSync(join(PROJECT_DIR, 'docs', 'benchmarks.md')).mtimeMs;
     const run = await runScript('scripts/bench/index.ts', ['compare', 'nosuch']);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/unknown name "nosuch"; known: compare, compare-batch, gateway, engine, calibrate, compare-check, mirror, cdk/);
+    expect(run.stderr).toMatch(/unknown name "nosuch"; known: compare, compare-batch, gateway, verify, engine, calibrate, compare-check, mirror, cdk, engine-load/);
     expect(run.stderr).not.toMatch(/bench: compare/);
     expect(statSync(join(PROJECT_DIR, 'docs', 'benchmarks.md')).mtimeMs).toBe(before);
   }, 40_000);

@@ -6,7 +6,7 @@
  * (`lambda/shared/contract.ts`), the documented limits and content types.
  */
 import fc from 'fast-check';
-import { CompareFaceEmbeddingsRequestSchema, FaceImageRequestSchema, ImageSchema } from '../../../lambda/shared/contract.js';
+import { CompareFaceEmbeddingsRequestSchema, FaceImageRequestSchema, ImageSchema, VerifyFacesRequestSchema } from '../../../lambda/shared/contract.js';
 import { checkImageDimensions } from '../../../lambda/shared/image-bytes.js';
 import { LIMITS } from '../../../lambda/shared/limits.js';
 import type { ProblemKind } from '../../../lambda/shared/problem.js';
@@ -149,9 +149,8 @@ export const extraEntry = fc.tuple(
   fc.oneof({ weight: 4, arbitrary: fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v) ?? 'null') }, { weight: 1, arbitrary: valueText }),
 );
 
-/** Bodies for detect-faces / get-face-embeddings (the same request schema). */
-export function faceImageRequest(kit: ImageKit): fc.Arbitrary<HostileRequest> {
-  const [imageKey, countKey] = Object.keys(FaceImageRequestSchema.shape) as ['image', 'maxFaceCount'];
+/** The value of an `image` (or `image1` / `image2`) field: objects with hostile `bytes` / `url`, or any hostile value. */
+function imageValueText(kit: ImageKit): fc.Arbitrary<string> {
   const [bytesKey, urlKey] = Object.keys(ImageSchema.shape) as ['bytes', 'url'];
   const bytesText = fc.oneof(
     { weight: 5, arbitrary: fc.tuple(imageBytes(kit), mostlyNone(BASE64_MUTATIONS), fc.nat()).map(([b, m, n]) => JSON.stringify(base64Of(b, m, n))) },
@@ -173,6 +172,14 @@ export function faceImageRequest(kit: ImageKit): fc.Arbitrary<HostileRequest> {
     },
     { weight: 1, arbitrary: valueText },
   );
+  return imageText;
+}
+
+/** Bodies for detect-faces / get-face-embeddings (the same request schema). */
+export function faceImageRequest(kit: ImageKit): fc.Arbitrary<HostileRequest> {
+  const [imageKey, countKey] = Object.keys(FaceImageRequestSchema.shape) as ['image', 'maxFaceCount'];
+  const [bytesKey, urlKey] = Object.keys(ImageSchema.shape) as ['bytes', 'url'];
+  const imageText = imageValueText(kit);
   const countText = fc.oneof(
     { weight: 3, arbitrary: fc.integer({ min: LIMITS.minFaceCount, max: LIMITS.maxFaceCount }).map(String) },
     { weight: 2, arbitrary: fc.constantFrom('0', '11', '-1', '1.0', '1.5', '1e1', '10.0', '2147483648', '1e400', '-0', 'null', '"5"', '[5]', 'true') },
@@ -307,4 +314,54 @@ export function expectedAnswer(endpoint: Endpoint, req: HostileRequest, compare:
   if (result.data.image.url) return { status: 400, kinds: ['image-url-rejected', 'image-fetch-failed'] };
   const check = checkImageDimensions(Buffer.from(result.data.image.bytes!, 'base64'));
   return check.ok ? { status: 200 } : { status: 400, kinds: ['image-rejected'] };
+}
+
+/** Bodies for verify-faces (extension): two images, each damaged as `image` is for the vendor operations. */
+export function verifyFacesRequest(kit: ImageKit): fc.Arbitrary<HostileRequest> {
+  const [key1, key2] = Object.keys(VerifyFacesRequestSchema.shape) as ['image1', 'image2'];
+  const [bytesKey, urlKey] = Object.keys(ImageSchema.shape) as ['bytes', 'url'];
+  const goodImage = fc.constantFrom(kit.tinyJpeg, kit.tinyPng, kit.onePixelPng).map((b) => obj([[bytesKey, JSON.stringify(b.toString('base64'))]]));
+  const anyImage = fc.oneof({ weight: 3, arbitrary: imageValueText(kit) }, { weight: 2, arbitrary: goodImage });
+  const shaped = fc
+    .tuple(fc.option(anyImage, { freq: 8 }), fc.option(anyImage, { freq: 8 }), fc.array(extraEntry, { maxLength: 1 }), mostlyNone(['none', 'dup1', 'dup2', 'swapped'] as const))
+    .map(([one, two, extras, dup]) => {
+      const entries: Array<[string, string]> = [];
+      if (one !== null) entries.push([key1, one]);
+      if (two !== null) entries.push([key2, two]);
+      entries.push(...extras);
+      if (dup === 'dup1') entries.push([key1, obj([[urlKey, JSON.stringify('http://169.254.169.254/')]])]);
+      if (dup === 'dup2') entries.push([key2, obj([[urlKey, JSON.stringify('http://127.0.0.1/')]])]);
+      if (dup === 'swapped') entries.reverse();
+      return obj(entries);
+    });
+  // Well-formed bodies around real and hostile images: these reach the decompression-bomb check and the backend.
+  const wellFormed = fc
+    .tuple(imageBytes(kit), imageBytes(kit))
+    .map(([a, b]) => obj([[key1, obj([[bytesKey, JSON.stringify(a.toString('base64'))]])], [key2, obj([[bytesKey, JSON.stringify(b.toString('base64'))]])]]));
+  return request(fc.oneof({ weight: 4, arbitrary: wellFormed }, { weight: 8, arbitrary: shaped }, { weight: 1, arbitrary: valueText }), 'verify-faces');
+}
+
+/**
+ * The verify-faces oracle: the same transport rules as {@link expectedAnswer}, then VerifyFacesRequestSchema,
+ * then each image as `image` is judged (URLs always refused here, the decompression-bomb rule on bytes).
+ * The suites' backend finds a face on every image, so two usable images answer 200.
+ */
+export function expectedVerifyAnswer(req: HostileRequest): Expected {
+  const type = CONTENT_TYPES.find((t) => t.value === req.contentType);
+  const raw = typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : req.body;
+  if (raw.length > LIMITS.apiGatewayMaxBodyBytes) return { status: 413, kinds: ['payload-too-large'] };
+  if (type && !type.json) return { status: 415, kinds: ['unsupported-media-type'] };
+  if (raw.length === 0) return { status: 400, kinds: ['validation-error'] };
+  const text = raw.toString('utf8');
+  if (Buffer.byteLength(text, 'utf8') > LIMITS.maxRequestBodyBytes) return { status: 413, kinds: ['payload-too-large'] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { status: 400, kinds: ['invalid-json'] };
+  }
+  const result = VerifyFacesRequestSchema.safeParse(parsed);
+  if (!result.success) return { status: 400, kinds: ['validation-error'] };
+  const usable = [result.data.image1, result.data.image2].every((image) => !image.url && checkImageDimensions(Buffer.from(image.bytes!, 'base64')).ok);
+  return usable ? { status: 200 } : { status: 400, kinds: ['image-url-rejected', 'image-fetch-failed', 'image-rejected'] };
 }
