@@ -6,8 +6,10 @@
  *   full resolution -> tensor -> faceapi.detectAllFaces with SsdMobilenetv1Options);
  *   median ms after warm-up, their ratio, and whether the same faces are found
  *   (count and IoU of matched boxes);
- * - embeddings: engine.embed vs the reference's withFaceLandmarks().withFaceDescriptors()
- *   at full resolution (unit-normalised): cosine of matched faces, and median ms.
+ * - embeddings: engine.embed with face-api's 128-d net (`recognition: 'face-api'`; the
+ *   engine's default FaceRes has no face-api counterpart, see `npm run engine:scores`) vs
+ *   the reference's withFaceLandmarks().withFaceDescriptors() at full resolution
+ *   (unit-normalised): cosine of matched faces, and median ms.
  *
  * - with BENCH_TINY=1, face-api's TinyFaceDetector (input 416/512/608, score
  *   threshold 0.5) against the same reference: the faster detector the engine
@@ -21,7 +23,7 @@ import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { createEngine, normalise, type FaceEngine } from '../../local/engine/engine.js';
 import { iou, toPixelBox, type PixelBox } from '../../local/engine/geometry.js';
-import { FACE_API_DIR, loadFaceApi, MODEL_DIR, type FaceApi } from '../../local/engine/runtime.js';
+import { FACE_API_DIR, loadFaceApi, loadFaceApiRecognition, MODEL_DIR, type FaceApi } from '../../local/engine/runtime.js';
 
 const SAMPLE_DIR = path.join(FACE_API_DIR, 'demo');
 
@@ -78,9 +80,11 @@ async function timeIt(fn: () => Promise<unknown>): Promise<number> {
 /** Runs the benchmark and returns it as a markdown section. */
 export async function runEngineBench(): Promise<string> {
   const iterations = Math.max(1, Number(process.env.BENCH_ITERATIONS ?? 7));
-  const engine: FaceEngine = await createEngine();
+  // face-api recognition: the embedding rows compare against face-api's own pipeline (detection is the same either way).
+  const engine: FaceEngine = await createEngine({ recognition: 'face-api' });
   await engine.ready;
   const { faceapi } = await loadFaceApi();
+  await loadFaceApiRecognition();
 
   const detectRows: string[] = [];
   const embedRows: string[] = [];

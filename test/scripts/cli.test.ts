@@ -49,6 +49,7 @@ const SCRIPTS: ReadonlyArray<{ npm: string; script: string; usage: RegExp }> = [
   { npm: 'bench:load', script: 'scripts/bench/load.ts', usage: /usage: npm run bench:load[\s\S]*LOAD_SECONDS/ },
   { npm: 'sync-image', script: 'scripts/sync-image.ts', usage: /usage: npm run sync-image -- --stage <name>[\s\S]*--function-name/ },
   { npm: 'docs:config', script: 'scripts/config-doc.ts', usage: /usage: npm run docs:config[\s\S]*docs\/configuration\.md/ },
+  { npm: 'engine:scores', script: 'scripts/engine-scores.ts', usage: /usage: npm run engine:scores -- \[--model faceres\|face-api\][\s\S]*impostor/ },
 ];
 
 describe('npm scripts: --help and unknown flags', () => {

@@ -129,7 +129,7 @@ describe('detect', () => {
 });
 
 describe('embed', () => {
-  it('returns one unit-length 128-d embedding per returned face, with the detect boxes', async () => {
+  it('returns one unit-length embedding of EMBEDDING_DIMENSION (1024) numbers per returned face, with the detect boxes', async () => {
     const result = await engine.embed(sample(1), 3);
     expect(result.unprocessedFaceCount).toBe(0);
     expect(result.faces.map((f) => f.face)).toEqual(full.faces);
