@@ -106,9 +106,8 @@ export interface PhotoCandidate {
 export const NOT_DISTINCT_PEOPLE: readonly { readonly suffix: string; readonly why: string }[] = [
   { suffix: '@vladmandic/human/assets/samples.jpg', why: 'collage: thumbnails of photos that also appear full size' },
   { suffix: '@vladmandic/human/assets/screenshot-facematch.jpg', why: 'screenshot of a face-matching demo: the same faces repeated' },
-  { suffix: '@vladmandic/human/assets/screenshot-faceid.jpg', why: 'screenshot: one face shown several times' },
-  { suffix: '@vladmandic/human/assets/screenshot-facedetect.jpg', why: 'screenshot of a detection demo (one face, repeated crops)' },
-  { suffix: '@vladmandic/human/assets/screenshot-vrm.jpg', why: 'screenshot of a 3D avatar demo' },
+  { suffix: '@vladmandic/human/assets/screenshot-facedetect.jpg', why: 'screenshot: group-photo thumbnails plus enlarged crops of the same faces' },
+  { suffix: '@vladmandic/human/assets/screenshot-vrm.jpg', why: 'screenshot: a cartoon avatar driven by the webcam user shown beside it' },
   { suffix: '@vladmandic/face-api/demo/screenshot-images.png', why: 'screenshot of the demo page: the sample photos again' },
   { suffix: '@vladmandic/face-api/demo/screenshot-webcam.png', why: 'screenshot of the webcam demo' },
 ];
