@@ -1,8 +1,11 @@
 /**
- * The embedded open-source face engine: face-api's SSD MobileNet v1 detector,
- * 68-point landmark net and 128-d recognition net on tfjs WASM. It answers in the
- * shapes of the vendor container's detect-faces and get-face-embeddings; its
- * embeddings are its own (another model), never comparable with the vendor's.
+ * The embedded open-source face engine: face-api's SSD MobileNet v1 detector and
+ * the HSE FaceRes recognition net shipped with @vladmandic/human (1024-d
+ * embeddings) on tfjs WASM. It answers in the shapes of the vendor container's
+ * detect-faces and get-face-embeddings; its embeddings are its own (another
+ * model), never comparable with the vendor's. FaceRes replaced face-api's 128-d
+ * net, which scored different people in one photo up to 82 (issue 13; evidence
+ * in local/engine/README.md, `npm run engine:scores`).
  *
  * Speed/accuracy choices (measured on face-api's six 1920-px sample photos,
  * see local/engine/README.md and scripts/bench/engine.ts):
@@ -11,16 +14,17 @@
  *   instead of a 512x512 square, with fused kernels; images over 1024 px are
  *   decoded straight to that scale by sharp (JPEG shrink-on-load), smaller ones
  *   are decoded whole and scaled with tfjs' bilinear resize, as face-api does;
- * - landmarks and the descriptor run on a crop around each face taken from the
- *   full-resolution frame, scaled so the face is at most 300 px (the nets
- *   look at 112 px and 150 px).
+ * - FaceRes looks at a 224 px square: the detector box's longest side grown to
+ *   1.2x around its centre (FACERES_CROP_SCALE), cut from the full-resolution
+ *   frame, black where it leaves the image.
  */
+import * as tf from '@tensorflow/tfjs';
 import type { FaceLandmarks68 } from '@vladmandic/face-api/dist/face-api.node-wasm.js';
 import { ApiError } from '../../lambda/shared/problem.js';
 import { boxArea, cropRegion, toPixelBox, type PixelBox } from './geometry.js';
 import { cropFrame, openImage, type OpenedImage, type RgbFrame } from './image.js';
 import { SerialQueue } from './queue.js';
-import { loadFaceApi, type RuntimeInfo } from './runtime.js';
+import { loadFaceApi, loadFaceApiRecognition, type RuntimeInfo } from './runtime.js';
 import { canvasFromFull, canvasFromScaled, createSsdDetector, planCanvas } from './ssd.js';
 
 /** One detected face, as in the contract's `faces[]` (detect-faces) and `faces[].face` (embeddings). */
@@ -42,10 +46,22 @@ export interface EmbedResult {
   readonly unprocessedFaceCount: number;
 }
 
+/** The recognition nets the engine can run (face-api's only for comparison; see local/engine/README.md). */
+export type RecognitionModel = 'faceres' | 'face-api';
+
 export interface EngineOptions {
-  /** Longest side (px) a face is scaled down to before landmarks and descriptor; `Infinity` keeps full resolution. @default 300 */
+  /**
+   * Recognition net: HSE FaceRes (1024-d) or face-api's 128-d net, which cannot tell
+   * different people apart reliably (kept for the score evidence's comparison; the
+   * score table belongs to FaceRes).
+   * @default 'faceres'
+   */
+  readonly recognition?: RecognitionModel;
+  /** FaceRes only: side of the square crop around a face, as a multiple of the detector box's longest side. @default FACERES_CROP_SCALE */
+  readonly faceresCropScale?: number;
+  /** face-api recognition only: longest side (px) a face is scaled down to before landmarks and descriptor; `Infinity` keeps full resolution. @default 300 */
   readonly embedFaceSide?: number;
-  /** Context kept around a face for landmarks/alignment, as a fraction of its box's longest side. @default 0.5 */
+  /** face-api recognition only: context kept around a face for landmarks/alignment, as a fraction of its box's longest side. @default 0.5 */
   readonly cropMargin?: number;
   /** Detector score below which a candidate is not a face (face-api's default). @default 0.5 */
   readonly minConfidence?: number;
@@ -60,7 +76,7 @@ export interface FaceEngine {
   readonly info: RuntimeInfo & { warmUpMs?: number };
   /** Finds faces; boxes are integer pixels of the displayed (EXIF-rotated) image, largest first. */
   detect(bytes: Buffer, maxFaceCount: number): Promise<DetectResult>;
-  /** Finds faces and returns a unit-length 128-d embedding for each returned face. */
+  /** Finds faces and returns a unit-length embedding for each returned face (EMBEDDING_DIMENSIONS[recognition] numbers). */
   embed(bytes: Buffer, maxFaceCount: number): Promise<EmbedResult>;
   /** Jobs waiting behind the running one (for tests and health output). */
   readonly waiting: number;
@@ -71,8 +87,23 @@ export interface FaceEngine {
   readonly full?: boolean;
 }
 
-/** The embedding length of face-api's recognition net. */
-export const EMBEDDING_DIMENSION = 128;
+/** Embedding length per recognition net: FaceRes's `global_pooling/Mean` output, face-api's descriptor. */
+export const EMBEDDING_DIMENSIONS: Readonly<Record<RecognitionModel, number>> = { faceres: 1024, 'face-api': 128 };
+
+/** The embedding length of the default recognition net (FaceRes). */
+export const EMBEDDING_DIMENSION = EMBEDDING_DIMENSIONS.faceres;
+
+/** FaceRes's input side (px), from its graph's input shape [n, 224, 224, 3]. */
+export const FACERES_INPUT_SIDE = 224;
+
+/**
+ * FaceRes's crop: the box's longest side times this, centred on the box. @vladmandic/human
+ * uses 1.4 around its blazeface box (config.face.detector.scale + squarifyBox); around face-api's
+ * SSD box the shipped photos separate better at 1.1-1.2 (`npm run engine:scores -- --crop-scale`:
+ * gap between lowest genuine and highest impostor cosine 0.243 at 1.1, 0.236 at 1.2, 0.191 at 1.4),
+ * and 1.2 keeps the better genuine tail (5th percentile 0.885 against 0.875 at 1.1).
+ */
+export const FACERES_CROP_SCALE = 1.2;
 
 /**
  * Images up to this many pixels a side are decoded whole and scaled for the detector
@@ -104,10 +135,13 @@ const round4 = (v: number): number => Math.round(Math.min(1, Math.max(0, v)) * 1
  * first inference (slower: WASM memory growth, XNNPACK operator set-up) runs.
  */
 export async function createEngine(options: EngineOptions = {}): Promise<FaceEngine> {
+  const recognition = options.recognition ?? 'faceres';
+  const faceresCropScale = options.faceresCropScale ?? FACERES_CROP_SCALE;
   const embedFaceSide = options.embedFaceSide ?? 300;
   const cropMargin = options.cropMargin ?? 0.5;
   const minConfidence = options.minConfidence ?? 0.5;
-  const { faceapi, info: runtimeInfo } = await loadFaceApi();
+  const { faceapi, faceres, info: runtimeInfo } = await loadFaceApi();
+  if (recognition === 'face-api') await loadFaceApiRecognition();
   const detector = createSsdDetector(faceapi);
   const queue = new SerialQueue(options.maxWaiting ?? 16);
   const info: RuntimeInfo & { warmUpMs?: number } = { ...runtimeInfo };
@@ -145,7 +179,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<FaceEng
   }
 
   /** Landmarks -> dlib-style aligned box -> descriptor, as face-api's withFaceDescriptors does, on one face crop. */
-  async function describe(crop: RgbFrame, boxInCrop: { x: number; y: number; width: number; height: number }, score: number): Promise<number[]> {
+  async function describeFaceApi(crop: RgbFrame, boxInCrop: { x: number; y: number; width: number; height: number }, score: number): Promise<number[]> {
     const tensor = toTensor(crop);
     const disposables: { dispose(): void }[] = [tensor];
     try {
@@ -171,6 +205,47 @@ export async function createEngine(options: EngineOptions = {}): Promise<FaceEng
     }
   }
 
+  /**
+   * FaceRes on one face: the FACERES_CROP_SCALE square around the box, cut from the frame (the part
+   * inside the image scaled by sharp, the rest black, as tfjs cropAndResize pads),
+   * RGB 0..255 as @vladmandic/human feeds it (faceres.ts enhance: 0..1 input times 255).
+   */
+  async function describeFaceres(frame: RgbFrame, box: PixelBox): Promise<number[]> {
+    const side = Math.max(box.width, box.height) * faceresCropScale;
+    const scale = FACERES_INPUT_SIDE / side;
+    const x0 = box.x + box.width / 2 - side / 2;
+    const y0 = box.y + box.height / 2 - side / 2;
+    const left = Math.max(0, Math.floor(x0));
+    const top = Math.max(0, Math.floor(y0));
+    const right = Math.min(frame.width, Math.ceil(x0 + side));
+    const bottom = Math.min(frame.height, Math.ceil(y0 + side));
+    // Where the visible part lands in the 224 px square, and its size there (at least 1 px).
+    const padLeft = Math.min(FACERES_INPUT_SIDE - 1, Math.round((left - x0) * scale));
+    const padTop = Math.min(FACERES_INPUT_SIDE - 1, Math.round((top - y0) * scale));
+    const outW = Math.max(1, Math.min(FACERES_INPUT_SIDE - padLeft, Math.round((right - left) * scale)));
+    const outH = Math.max(1, Math.min(FACERES_INPUT_SIDE - padTop, Math.round((bottom - top) * scale)));
+    const crop = await cropFrame(frame, { left, top, width: Math.max(1, right - left), height: Math.max(1, bottom - top) }, outW, outH);
+    // @tensorflow/tfjs is the module face-api's node-wasm build requires, so one tfjs engine runs both.
+    const descriptor = tf.tidy(() => {
+      const pixels = tf.tensor3d(new Uint8Array(crop.data.buffer, crop.data.byteOffset, crop.data.length), [crop.height, crop.width, 3], 'int32').toFloat();
+      const input = tf
+        .pad(pixels, [
+          [padTop, FACERES_INPUT_SIDE - padTop - outH],
+          [padLeft, FACERES_INPUT_SIDE - padLeft - outW],
+          [0, 0],
+        ])
+        .expandDims(0);
+      const outputs = faceres.execute(input) as tf.Tensor[];
+      // Outputs: gender [1, 1], age [1, 100], descriptor [1, 1024]; picked by shape as human's faceres.ts does.
+      return outputs.find((t) => t.shape[1] === EMBEDDING_DIMENSIONS.faceres)!.reshape([-1]);
+    });
+    try {
+      return normalise(await descriptor.data());
+    } finally {
+      descriptor.dispose();
+    }
+  }
+
   async function embedFaces(bytes: Buffer, maxFaceCount: number): Promise<EmbedResult> {
     const image = await openImage(bytes);
     // A large image's full frame decodes on sharp's thread while the detector runs on this one.
@@ -182,6 +257,11 @@ export async function createEngine(options: EngineOptions = {}): Promise<FaceEng
     const unprocessedFaceCount = located.faces.length - kept.length;
     if (kept.length === 0) return { faces: [], unprocessedFaceCount };
     const frame = full ? await full : input.frame;
+    if (recognition === 'faceres') {
+      const faces: EmbedResult['faces'] = [];
+      for (const { score, box } of kept) faces.push({ face: { confidence: score, boundingBox: box }, embedding: await describeFaceres(frame, box) });
+      return { faces, unprocessedFaceCount };
+    }
     const crops = await Promise.all(
       kept.map(async ({ box }) => {
         // Boxes are in displayed-image pixels; the full frame has exactly those dimensions.
@@ -199,20 +279,24 @@ export async function createEngine(options: EngineOptions = {}): Promise<FaceEng
     const faces: EmbedResult['faces'] = [];
     for (const [i, { score, box }] of kept.entries()) {
       const { crop, boxInCrop } = crops[i]!;
-      faces.push({ face: { confidence: score, boundingBox: box }, embedding: await describe(crop, boxInCrop, score) });
+      faces.push({ face: { confidence: score, boundingBox: box }, embedding: await describeFaceApi(crop, boxInCrop, score) });
     }
     return { faces, unprocessedFaceCount };
   }
 
   async function warmUp(): Promise<void> {
     const started = performance.now();
-    // Shapes the nets really see: a 3:2 photo's 512x384 canvas, landmarks 112, descriptor 150.
+    // Shapes the nets really see: a 3:2 photo's 512x384 canvas; FaceRes 224 (face-api: landmarks 112, descriptor 150).
     const blank = canvasFromScaled({ data: Buffer.alloc(512 * 384 * 3), width: 512, height: 384 }, planCanvas(512, 384));
     const face = faceapi.tf.zeros([150, 150, 3], 'int32') as ReturnType<typeof toTensor>;
     try {
       detector.detect(blank, minConfidence, 100);
-      await faceapi.nets.faceLandmark68Net.detectLandmarks(face);
-      await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(face);
+      if (recognition === 'faceres') {
+        await describeFaceres({ data: Buffer.alloc(224 * 224 * 3), width: 224, height: 224 }, { x: 32, y: 32, width: 160, height: 160 });
+      } else {
+        await faceapi.nets.faceLandmark68Net.detectLandmarks(face);
+        await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(face);
+      }
     } finally {
       blank.dispose();
       face.dispose();

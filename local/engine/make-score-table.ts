@@ -1,23 +1,27 @@
 /**
  * Generates local/engine/score-table.json, the embedded engine's (uncalibrated)
- * similarity function, from one documented rule:
+ * similarity function for its FaceRes embeddings, from one rule chosen on evidence
+ * (`npm run engine:scores`, local/engine/README.md "Score table"):
  *
- *   score = clamp(floor(130 - 100 * d), 0, 100),   d = 1.45 * sqrt(2 - 2 * cosine)
+ *   score = clamp(floor(70 + 150 * (cosine - 0.71)), 0, 100)
  *
- * `d` is face-api's Euclidean distance between two raw descriptors of typical
- * length: face-api's recognition net emits descriptors of norm 1.40-1.51 (mean
- * 1.4544 over the 22 faces of its six sample photos), and the engine returns them
- * scaled to unit length, so a unit-vector distance times 1.45 gives back face-api's
- * distance within 0.03 (measured on all 231 pairs of those faces). Hence:
- * - d = 0.6, face-api's documented "same person" threshold  -> score 70 (cosine 0.9144);
- * - each 0.1 of distance is 10 points: d 0.5 -> 80, 0.4 -> 90, d <= 0.3 -> 100 (cosine >= 0.9786);
- * - d > 1.29 -> 0 (cosine < 0.6043).
- * Not the vendor's function: the vendor's FPR table does not apply to these scores.
+ * - 70 at cosine 0.71: the middle of the gap the shipped photos show between the
+ *   highest impostor pair (two different people in one photo: cosine 0.5987) and the
+ *   lowest genuine pair (a face against itself after a realistic change: 0.8232),
+ *   rounded to 0.01, so neither side sits next to the threshold;
+ * - 150 points per unit of cosine: 100 from cosine 0.91 (more than three quarters of
+ *   the genuine pairs reach it), 0 below 0.25; the highest impostor pair scores 53, the lowest
+ *   genuine pair 86.
+ * Not the vendor's function: the vendor's FPR table does not apply to these scores,
+ * and 31 impostor pairs say nothing about a false-match rate.
  *
  * `dimension: null`: the table scores embeddings of any length (a cosine is defined
  * for any two equal-length vectors), so the vendor guide's compare example with
  * 3-number embeddings gives a similarity on a laptop, in table mode and through the
- * engine's own endpoint alike. The engine itself emits 128 numbers.
+ * engine's own endpoint alike. The engine itself emits 1024 numbers.
+ *
+ * Also here: the former rule for face-api's 128-d net (`faceApiRuleScore`), which
+ * `npm run engine:scores -- --model face-api` uses to show why that net was replaced.
  *
  * Run: npx tsx local/engine/make-score-table.ts
  */
@@ -25,43 +29,53 @@ import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { ENGINE_SCORE_TABLE_PATH, type ScoreTable } from './score.js';
 
+/** Cosine at which the score reaches 70 (middle of the measured impostor/genuine gap, see above). */
+export const COSINE_AT_70 = 0.71;
+
+/** Score points per unit of cosine. */
+export const POINTS_PER_COSINE = 150;
+
+/** The rule above: integer score of a cosine of two FaceRes embeddings. */
+export function scoreForCosineRule(cosine: number): number {
+  return Math.min(100, Math.max(0, Math.floor(70 + POINTS_PER_COSINE * (cosine - COSINE_AT_70) + 1e-9)));
+}
+
+/** Smallest cosine reaching `score` under the rule (score 1..100). */
+export function cosineForScore(score: number): number {
+  return COSINE_AT_70 + (score - 70) / POINTS_PER_COSINE;
+}
+
 /** Typical length of a raw face-api descriptor (mean 1.4544 measured on the package's sample photos). */
 export const TYPICAL_DESCRIPTOR_NORM = 1.45;
 
-/** face-api's documented same-person threshold on the Euclidean distance of two descriptors. */
-export const FACE_API_SAME_PERSON_DISTANCE = 0.6;
-
-/** The rule above: integer score of a face-api distance. */
+/** The former rule for face-api's 128-d net: score of a face-api distance, 70 at its documented 0.6. */
 export function scoreForFaceApiDistance(distance: number): number {
   return Math.min(100, Math.max(0, Math.floor(130 - 100 * distance + 1e-9)));
 }
 
-/** Cosine of two unit embeddings whose raw descriptors would be `distance` apart. */
-export function cosineForFaceApiDistance(distance: number): number {
-  const unit = distance / TYPICAL_DESCRIPTOR_NORM;
-  return 1 - (unit * unit) / 2;
+/** The former rule as a function of the cosine of two unit face-api embeddings (for `npm run engine:scores -- --model face-api`). */
+export function faceApiRuleScore(cosine: number): number {
+  return scoreForFaceApiDistance(TYPICAL_DESCRIPTOR_NORM * Math.sqrt(Math.max(0, 2 - 2 * cosine)));
 }
 
 /** Builds the table: one boundary per integer score 0..100, each the smallest cosine reaching that score. */
 export function buildEngineScoreTable(): ScoreTable {
   const boundaries = [{ cosine: -1, score: 0 }];
   for (let score = 1; score <= 100; score++) {
-    // Score k starts where 130 - 100 d = k, i.e. d = (130 - k) / 100; 6 decimals are far finer than the model.
-    const cosine = Math.round(cosineForFaceApiDistance((130 - score) / 100) * 1e6) / 1e6;
-    boundaries.push({ cosine, score });
+    // 6 decimals are far finer than the model.
+    boundaries.push({ cosine: Math.round(cosineForScore(score) * 1e6) / 1e6, score });
   }
   return {
     format: 'face-verification-score-table/v1',
-    // Any length: the vendor guide's examples use 3-number embeddings (the engine emits 128).
+    // Any length: the vendor guide's examples use 3-number embeddings (the engine emits 1024).
     dimension: null,
-    backend: 'embedded engine: @vladmandic/face-api 1.7.15 faceRecognitionNet (128-d embeddings; compares any length)',
+    backend: 'embedded engine: HSE FaceRes from @vladmandic/human 3.3.6 (1024-d embeddings; compares any length)',
     calibrated: false,
     note:
-      'NOT the vendor calibration: the vendor FPR table (70 -> 1e-3 ... 95 -> 1e-6) does not apply. ' +
-      'score = clamp(floor(130 - 100*d), 0, 100) with d = 1.45*sqrt(2 - 2*cosine), i.e. d is face-api\'s ' +
-      'Euclidean distance between raw descriptors of typical norm 1.45 (the engine returns them unit-length). ' +
-      'Score 70 = distance 0.6, face-api\'s documented same-person threshold (cosine 0.9144); 80 = 0.5; 90 = 0.4; ' +
-      '100 at distance <= 0.3 (cosine >= 0.9786); 0 at distance > 1.29 (cosine < 0.6043). ' +
+      'NOT the vendor calibration: the vendor FPR table (70 -> 1e-3 ... 95 -> 1e-6) does not apply, and no false-match rate is claimed. ' +
+      `score = clamp(floor(70 + ${POINTS_PER_COSINE} * (cosine - ${COSINE_AT_70})), 0, 100): 70 at cosine ${COSINE_AT_70}, the middle of the gap between ` +
+      'the highest impostor pair (different people in one photo, cosine 0.5987) and the lowest genuine pair (same face after a realistic change, 0.8232) ' +
+      `of the photos shipped in node_modules (npm run engine:scores); 100 from cosine ${cosineForScore(100).toFixed(2)}; 0 below ${cosineForScore(1).toFixed(2)}. ` +
       'Any embedding length is accepted (dimension null). Generated by local/engine/make-score-table.ts.',
     belowAll: -1,
     boundaries,

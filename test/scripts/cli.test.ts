@@ -51,6 +51,7 @@ const SCRIPTS: ReadonlyArray<{ npm: string; script: string; usage: RegExp }> = [
   { npm: 'docs:config', script: 'scripts/config-doc.ts', usage: /usage: npm run docs:config[\s\S]*docs\/configuration\.md/ },
   { npm: 'cli', script: 'client/cli.ts', usage: /usage: npm run -s cli -- <command>[\s\S]*verify[\s\S]*FACE_VERIFICATION_API_KEY[\s\S]*exit codes/ },
   { npm: 'client:types', script: 'scripts/client-types.ts', usage: /usage: npm run client:types[\s\S]*client\/types\.ts/ },
+  { npm: 'engine:scores', script: 'scripts/engine-scores.ts', usage: /usage: npm run engine:scores -- \[--model faceres\|face-api\][\s\S]*impostor/ },
 ];
 
 describe('npm scripts: --help and unknown flags', () => {

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, EMBEDDING_DIMENSION, type DetectResult, type FaceEngine } from '../../../local/engine/engine.js';
+import { createEngine, EMBEDDING_DIMENSION, FACERES_CROP_SCALE, type DetectResult, type FaceEngine } from '../../../local/engine/engine.js';
 import { boxArea, iou, type PixelBox } from '../../../local/engine/geometry.js';
 import { liveTensorCount } from '../../../local/engine/runtime.js';
 import { loadEngineScoreTable } from '../../../local/engine/score.js';
@@ -129,7 +129,7 @@ describe('detect', () => {
 });
 
 describe('embed', () => {
-  it('returns one unit-length 128-d embedding per returned face, with the detect boxes', async () => {
+  it('returns one unit-length embedding of EMBEDDING_DIMENSION (1024) numbers per returned face, with the detect boxes', async () => {
     const result = await engine.embed(sample(1), 3);
     expect(result.unprocessedFaceCount).toBe(0);
     expect(result.faces.map((f) => f.face)).toEqual(full.faces);
@@ -179,6 +179,27 @@ describe('embed', () => {
       expect(twin.o).toBeGreaterThan(0.8);
       expect(scoreEmbeddings(table, f.embedding, twin.c.embedding)).toBeGreaterThanOrEqual(90);
     }
+  });
+
+  it('embeds a face whose 1.2x FaceRes square leaves the image (black padding) like the same face inside it', async () => {
+    // GIVEN sample1 cut so that its largest face touches the left and top edges
+    const table = loadEngineScoreTable();
+    const b = full.faces[0]!.boundingBox;
+    const left = b.x + Math.round(b.width * 0.05);
+    const top = b.y + Math.round(b.height * 0.05);
+    const cut = await sharp(sample(1)).extract({ left, top, width: 1920 - left, height: 1280 - top }).jpeg({ quality: 95 }).toBuffer();
+    const original = await engine.embed(sample(1), 3);
+    const edge = await engine.embed(cut, 10);
+    // The only face left; its FaceRes square (1.2x the box's longest side, centred) starts left of the image.
+    expect(edge.faces).toHaveLength(1);
+    const atEdge = edge.faces[0];
+    const eb = atEdge!.face.boundingBox;
+    expect(eb.x + eb.width / 2 - (FACERES_CROP_SCALE / 2) * Math.max(eb.width, eb.height)).toBeLessThan(0);
+    // WHEN embedded THEN a finite unit-length vector, still the same person (measured cosine 0.879, score 95)
+    expect(atEdge!.embedding).toHaveLength(EMBEDDING_DIMENSION);
+    expect(atEdge!.embedding.every(Number.isFinite)).toBe(true);
+    expect(Math.abs(norm(atEdge!.embedding) - 1)).toBeLessThan(1e-6);
+    expect(scoreEmbeddings(table, original.faces[0]!.embedding, atEdge!.embedding)).toBeGreaterThanOrEqual(85);
   });
 
   it('leaves no tensors behind', async () => {

@@ -3,9 +3,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   buildEngineScoreTable,
-  cosineForFaceApiDistance,
+  COSINE_AT_70,
+  cosineForScore,
+  faceApiRuleScore,
+  scoreForCosineRule,
   scoreForFaceApiDistance,
-  TYPICAL_DESCRIPTOR_NORM,
 } from '../../../local/engine/make-score-table.js';
 import { ENGINE_SCORE_TABLE_PATH, loadEngineScoreTable } from '../../../local/engine/score.js';
 import { scoreEmbeddings } from '../../../lambda/shared/score-table.js';
@@ -37,15 +39,28 @@ describe('engine score table', () => {
     }
   });
 
-  it("puts 70 at face-api's same-person distance 0.6 (descriptor norm 1.45), 100 at distance 0.3", () => {
+  it('puts 70 at cosine 0.71, 100 from 0.91, 0 below 0.25 (150 points per unit of cosine)', () => {
     const at = (score: number) => table.boundaries.find((b) => b.score === score)!.cosine;
-    expect(at(70)).toBeCloseTo(1 - (0.6 / TYPICAL_DESCRIPTOR_NORM) ** 2 / 2, 6);
-    expect(at(70)).toBeCloseTo(0.9144, 4);
-    expect(at(100)).toBeCloseTo(cosineForFaceApiDistance(0.3), 6);
+    expect(COSINE_AT_70).toBe(0.71);
+    expect(at(70)).toBeCloseTo(0.71, 6);
+    expect(at(100)).toBeCloseTo(0.91, 6);
+    expect(at(1)).toBeCloseTo(0.25, 6);
+    expect(cosineForScore(85)).toBeCloseTo(0.81, 12);
+    // The evidence's extremes (npm run engine:scores, crop 1.2): highest impostor 0.5987, lowest genuine 0.8232.
+    expect(scoreForCosineRule(0.5987)).toBe(53);
+    expect(scoreForCosineRule(0.8232)).toBe(86);
+    expect(scoreForCosineRule(0.2)).toBe(0);
+    expect(scoreForCosineRule(0.99)).toBe(100);
+  });
+
+  it("keeps the former face-api rule for comparison: 70 at face-api's distance 0.6 (cosine 0.9144 at descriptor norm 1.45)", () => {
     expect(scoreForFaceApiDistance(0.6)).toBe(70);
     expect(scoreForFaceApiDistance(0.4)).toBe(90);
-    expect(scoreForFaceApiDistance(0.2)).toBe(100);
     expect(scoreForFaceApiDistance(1.5)).toBe(0);
+    expect(faceApiRuleScore(0.9145)).toBe(70);
+    expect(faceApiRuleScore(0.9143)).toBe(69);
+    // The sample4 faces 0 and 3 under face-api's net (cosine 0.9474-0.9475, on the 82/83 boundary 0.947467).
+    expect(faceApiRuleScore(0.9474)).toBe(82);
   });
 
   it('agrees with the documented rule for any cosine not within 1e-6 of a boundary', () => {
@@ -53,8 +68,7 @@ describe('engine score table', () => {
       fc.property(fc.double({ min: -1, max: 1, noNaN: true }), (c) => {
         if (table.boundaries.some((b) => Math.abs(b.cosine - c) < 1e-6)) return;
         const [a, b] = pairWithCosine(c);
-        const expected = scoreForFaceApiDistance(TYPICAL_DESCRIPTOR_NORM * Math.sqrt(2 - 2 * c));
-        expect(scoreEmbeddings(table, a, b)).toBe(expected);
+        expect(scoreEmbeddings(table, a, b)).toBe(scoreForCosineRule(c));
       }),
       { numRuns: 2000 },
     );

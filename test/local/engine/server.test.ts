@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EMBEDDING_DIMENSION } from '../../../local/engine/engine.js';
 import { loadEngineScoreTable } from '../../../local/engine/score.js';
 import { startEngineServer, type EngineServer } from '../../../local/engine/server.js';
 import { fakeJpeg, greyPng, sample } from './samples.js';
@@ -84,7 +85,7 @@ describe('engine server: contract endpoints', () => {
     expect(body.faces).toHaveLength(2);
     expect(body.faces[0]!.face.confidence).toBeGreaterThan(0.5);
     const [e0, e1] = body.faces.map((f) => f.embedding);
-    expect(e0).toHaveLength(128);
+    expect(e0).toHaveLength(EMBEDDING_DIMENSION);
 
     const compare = async (embedding1: number[], embedding2: number[]) => {
       const r = await post(COMPARE, { embedding1, embedding2 });
@@ -96,7 +97,7 @@ describe('engine server: contract endpoints', () => {
     expect(Number.isInteger(different)).toBe(true);
     expect(different).toBeGreaterThanOrEqual(0);
     expect(different).toBeLessThan(70);
-    expect(await compare(new Array(128).fill(0), e0!)).toBe(-1);
+    expect(await compare(new Array(EMBEDDING_DIMENSION).fill(0), e0!)).toBe(-1);
   });
 
   it("compares embeddings of any length, as the vendor guide's 3-number example (the table has no dimension)", async () => {
