@@ -96,7 +96,7 @@ export interface paths {
         put?: never;
         /**
          * Compare Face Embeddings, one against many (extension)
-         * @description Extension: not part of the vendor's API (the vendor's three operations are unchanged). Compares one embedding with 1 to 1,000 candidates; each similarity equals what compare-face-embeddings answers for that pair, in the order of the candidates.
+         * @description Extension: not part of the vendor's API (the vendor's three operations are unchanged). Compares one embedding with 1 to 1,000 candidates; each similarity equals what compare-face-embeddings answers for that pair, in the order of the candidates. The body limit is the same as for every operation (6225920 bytes): about 579 candidates of 512 full-precision numbers fit, all 1,000 when the numbers are rounded to 6 decimals. In forward mode the backend is asked once per candidate, 8 at a time, within one request deadline: a batch is answered in full or with a problem, never in part.
          */
         post: operations["compareFaceEmbeddingsBatch"];
         delete?: never;

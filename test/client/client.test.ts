@@ -25,6 +25,7 @@ import {
 import { answerJson, startFakeBackend, type FakeBackend } from '../helpers/fake-backend.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { sample, samplePath } from '../helpers/images.js';
+import { EMBEDDING_DIMENSION } from '../../local/engine/engine.js';
 
 const KEY = 'client-test-key-0123456789abcdef';
 
@@ -70,7 +71,7 @@ describe('client against the real gateway (vendor operations)', () => {
     const [a, b] = await Promise.all([client.getFaceEmbeddings({ image: imageFromBuffer(sample(2)) }), client.getFaceEmbeddings({ image: imageFromBuffer(sample(3)) })]);
     const ea = a.faces![0]!.embedding!;
     const eb = b.faces![0]!.embedding!;
-    expect(ea.length).toBe(128);
+    expect(ea.length).toBe(EMBEDDING_DIMENSION);
     expect((await client.compareFaceEmbeddings({ embedding1: ea, embedding2: ea })).similarity).toBe(100);
     const other = (await client.compareFaceEmbeddings({ embedding1: ea, embedding2: eb })).similarity;
     expect(Number.isInteger(other)).toBe(true);
