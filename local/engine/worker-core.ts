@@ -6,6 +6,7 @@
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { createEngine } from './engine.js';
+import { lowerThreadPriority } from './thread-priority.js';
 import { toWorkerError, type EngineWorkerData, type WorkerJob, type WorkerMessage } from './worker-protocol.js';
 
 export type { EngineWorkerData, WorkerJob, WorkerMessage } from './worker-protocol.js';
@@ -21,6 +22,7 @@ export async function runEngineWorker(hooks: EngineWorkerHooks = {}): Promise<vo
   const port = parentPort;
   if (!port) throw new Error('runEngineWorker() runs only inside a worker thread');
   const { engineOptions } = workerData as EngineWorkerData;
+  lowerThreadPriority();
   // maxWaiting 1: the pool sends one job at a time, which may wait behind the warm-up only.
   const engine = await createEngine({ ...engineOptions, maxWaiting: 1 });
   port.postMessage({ type: 'loaded', info: { ...engine.info }, threadId } satisfies WorkerMessage);

@@ -6,11 +6,13 @@
  * another job is still pending.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayEnvFrom } from '../../../local/config.js';
 import { startEngineServer, type EngineServer } from '../../../local/engine/server.js';
 import type { EnginePool } from '../../../local/engine/pool.js';
+import { WORKER_NICE } from '../../../local/engine/thread-priority.js';
 import { sample } from './samples.js';
 
 const DETECT = '/v1/face-verification/detect-faces';
@@ -86,6 +88,15 @@ describe('engine worker pool', () => {
   it('starts one worker per requested thread, with the models loaded in each', () => {
     expect(pool.stats()).toEqual({ workers: 2, busy: 0, replaced: 0 });
     expect(pool.info).toMatchObject({ workers: 2, backend: 'wasm' });
+  });
+
+  it.runIf(existsSync('/proc/thread-self'))('runs the workers at nice 10 and leaves the serving thread at its own priority (Linux)', () => {
+    // Field 19 of /proc/<pid>/task/<tid>/stat is the nice value (proc(5)); the comm field may hold spaces, so split after ')'.
+    const niceOf = (statPath: string) => Number(readFileSync(statPath, 'utf8').split(') ')[1]!.split(' ')[16]);
+    const before = niceOf('/proc/thread-self/stat');
+    const niced = readdirSync('/proc/self/task').filter((tid) => niceOf(`/proc/self/task/${tid}/stat`) === before + WORKER_NICE);
+    expect(niced.length).toBeGreaterThanOrEqual(2);
+    expect(niceOf('/proc/thread-self/stat')).toBe(before);
   });
 
   it('runs two jobs at once on two different worker threads, and answers /health while both compute', async () => {
