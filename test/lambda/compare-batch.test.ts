@@ -18,6 +18,7 @@ import {
 } from '../../lambda/shared/compare-batch.js';
 import { compareBatchOptionsFromEnv } from '../../lambda/shared/compare-env.js';
 import { CompareFaceEmbeddingsBatchRequestSchema, CompareFaceEmbeddingsBatchResponseSchema, MAX_BATCH_EMBEDDINGS, PATHS } from '../../lambda/shared/contract.js';
+import { rng } from '../../lambda/shared/embedding-vectors.js';
 import { LIMITS } from '../../lambda/shared/limits.js';
 import { scoreEmbeddings, SCORE_TABLE_FORMAT, type ScoreTable } from '../../lambda/shared/score-table.js';
 import { loadEngineScoreTable } from '../../local/engine/score.js';
@@ -39,17 +40,6 @@ const floorTable: ScoreTable = {
   boundaries: Array.from({ length: 101 }, (_, score) => ({ cosine: score / 100, score })),
 };
 
-/** A seeded generator (mulberry32), so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random vectors with the awkward cases: zero vectors, negatives, tiny and huge magnitudes, near-duplicates. */
 function vectorMaker(random: () => number) {
