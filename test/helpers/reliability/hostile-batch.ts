@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { CompareFaceEmbeddingsBatchRequestSchema, MAX_BATCH_EMBEDDINGS } from '../../../lambda/shared/contract.js';
 import { LIMITS } from '../../../lambda/shared/limits.js';
 import { scoreEmbeddings, type ScoreTable } from '../../../lambda/shared/score-table.js';
-import { CONTENT_TYPES, extraEntry, NUMBER_TOKENS, request, valueText, type Expected, type HostileRequest } from './hostile.js';
+import { extraEntry, NUMBER_TOKENS, request, transportAnswer, valueText, type Expected, type HostileRequest } from './hostile.js';
 
 const DIM = 128;
 
@@ -80,19 +80,9 @@ export interface ExpectedBatch extends Expected {
  * the table's length and zero-vector rules, and each pair's score from the table.
  */
 export function expectedBatchAnswer(req: HostileRequest, table: ScoreTable): ExpectedBatch {
-  const type = CONTENT_TYPES.find((t) => t.value === req.contentType);
-  const raw = typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : req.body;
-  if (raw.length > LIMITS.apiGatewayMaxBodyBytes) return { status: 413, kinds: ['payload-too-large'] };
-  if (type && !type.json) return { status: 415, kinds: ['unsupported-media-type'] };
-  if (raw.length === 0) return { status: 400, kinds: ['validation-error'] };
-  const text = raw.toString('utf8');
-  if (Buffer.byteLength(text, 'utf8') > LIMITS.maxRequestBodyBytes) return { status: 413, kinds: ['payload-too-large'] };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return { status: 400, kinds: ['invalid-json'] };
-  }
+  const transport = transportAnswer(req);
+  if ('status' in transport) return transport;
+  const { parsed } = transport;
   const result = CompareFaceEmbeddingsBatchRequestSchema.safeParse(parsed);
   if (!result.success) return { status: 400, kinds: ['validation-error'] };
   const embedding = result.data.embedding!;

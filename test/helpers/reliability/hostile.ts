@@ -282,12 +282,10 @@ export interface CompareRules {
 }
 
 /**
- * The oracle: content type, size limits, JSON syntax, then the endpoint's zod
- * schema, then (image endpoints) the decompression-bomb rule on the decoded
- * bytes, or (compare, table mode) the score table's embedding length and zero-vector rule.
- * Image URLs are always refused in these suites (every name resolves to loopback).
+ * The rules every operation shares before its own schema: size limits (10 MB API Gateway, 6 MB
+ * Lambda), content type, an empty body, JSON syntax. Either the answer they decide, or the parsed body.
  */
-export function expectedAnswer(endpoint: Endpoint, req: HostileRequest, compare: CompareRules): Expected {
+export function transportAnswer(req: HostileRequest): Expected | { readonly parsed: unknown } {
   const type = CONTENT_TYPES.find((t) => t.value === req.contentType);
   const raw = typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : req.body;
   if (raw.length > LIMITS.apiGatewayMaxBodyBytes) return { status: 413, kinds: ['payload-too-large'] };
@@ -295,12 +293,23 @@ export function expectedAnswer(endpoint: Endpoint, req: HostileRequest, compare:
   if (raw.length === 0) return { status: 400, kinds: ['validation-error'] };
   const text = raw.toString('utf8');
   if (Buffer.byteLength(text, 'utf8') > LIMITS.maxRequestBodyBytes) return { status: 413, kinds: ['payload-too-large'] };
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    return { parsed: JSON.parse(text) as unknown };
   } catch {
     return { status: 400, kinds: ['invalid-json'] };
   }
+}
+
+/**
+ * The oracle: content type, size limits, JSON syntax, then the endpoint's zod
+ * schema, then (image endpoints) the decompression-bomb rule on the decoded
+ * bytes, or (compare, table mode) the score table's embedding length and zero-vector rule.
+ * Image URLs are always refused in these suites (every name resolves to loopback).
+ */
+export function expectedAnswer(endpoint: Endpoint, req: HostileRequest, compare: CompareRules): Expected {
+  const transport = transportAnswer(req);
+  if ('status' in transport) return transport;
+  const { parsed } = transport;
   if (endpoint === 'compare') {
     const result = CompareFaceEmbeddingsRequestSchema.safeParse(parsed);
     if (!result.success) return { status: 400, kinds: ['validation-error'] };
@@ -342,24 +351,14 @@ export function verifyFacesRequest(kit: ImageKit): fc.Arbitrary<HostileRequest> 
 }
 
 /**
- * The verify-faces oracle: the same transport rules as {@link expectedAnswer}, then VerifyFacesRequestSchema,
+ * The verify-faces oracle: the same transport rules ({@link transportAnswer}), then VerifyFacesRequestSchema,
  * then each image as `image` is judged (URLs always refused here, the decompression-bomb rule on bytes).
  * The suites' backend finds a face on every image, so two usable images answer 200.
  */
 export function expectedVerifyAnswer(req: HostileRequest): Expected {
-  const type = CONTENT_TYPES.find((t) => t.value === req.contentType);
-  const raw = typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : req.body;
-  if (raw.length > LIMITS.apiGatewayMaxBodyBytes) return { status: 413, kinds: ['payload-too-large'] };
-  if (type && !type.json) return { status: 415, kinds: ['unsupported-media-type'] };
-  if (raw.length === 0) return { status: 400, kinds: ['validation-error'] };
-  const text = raw.toString('utf8');
-  if (Buffer.byteLength(text, 'utf8') > LIMITS.maxRequestBodyBytes) return { status: 413, kinds: ['payload-too-large'] };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return { status: 400, kinds: ['invalid-json'] };
-  }
+  const transport = transportAnswer(req);
+  if ('status' in transport) return transport;
+  const { parsed } = transport;
   const result = VerifyFacesRequestSchema.safeParse(parsed);
   if (!result.success) return { status: 400, kinds: ['validation-error'] };
   const usable = [result.data.image1, result.data.image2].every((image) => !image.url && checkImageDimensions(Buffer.from(image.bytes!, 'base64')).ok);
