@@ -20,25 +20,16 @@ import { compareBatchOptionsFromEnv } from '../../lambda/shared/compare-env.js';
 import { CompareFaceEmbeddingsBatchRequestSchema, CompareFaceEmbeddingsBatchResponseSchema, MAX_BATCH_EMBEDDINGS, PATHS } from '../../lambda/shared/contract.js';
 import { rng } from '../../lambda/shared/embedding-vectors.js';
 import { LIMITS } from '../../lambda/shared/limits.js';
-import { scoreEmbeddings, SCORE_TABLE_FORMAT, type ScoreTable } from '../../lambda/shared/score-table.js';
+import { scoreEmbeddings, type ScoreTable } from '../../lambda/shared/score-table.js';
 import { loadEngineScoreTable } from '../../local/engine/score.js';
 import { answerJson, startFakeBackend, type Behaviour, type FakeBackend } from '../helpers/fake-backend.js';
 import { postEvent } from '../helpers/events.js';
 import { recordingLogger } from '../helpers/logs.js';
+import { floorTable } from '../helpers/score-tables.js';
 
 const BATCH = PATHS.compareFaceEmbeddingsBatch;
 const SINGLE = PATHS.compareFaceEmbeddings;
 
-/** score = floor(100 * cos) for cos >= 0, -1 below. */
-const floorTable: ScoreTable = {
-  format: SCORE_TABLE_FORMAT,
-  dimension: null,
-  backend: 'test: floor(100 cos)',
-  calibrated: false,
-  belowAll: -1,
-  zeroVector: -1,
-  boundaries: Array.from({ length: 101 }, (_, score) => ({ cosine: score / 100, score })),
-};
 
 
 /** Random vectors with the awkward cases: zero vectors, negatives, tiny and huge magnitudes, near-duplicates. */

@@ -6,21 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackendClient } from '../../lambda/shared/backend-client.js';
 import { createCompareHandler, parseCompareRequest } from '../../lambda/shared/compare.js';
 import { CompareFaceEmbeddingsRequestSchema, PATHS } from '../../lambda/shared/contract.js';
-import { cosine, loadScoreTable, scoreForCosine, SCORE_TABLE_FORMAT, type ScoreTable } from '../../lambda/shared/score-table.js';
+import { cosine, loadScoreTable, scoreForCosine } from '../../lambda/shared/score-table.js';
 import { answerJson, startFakeBackend, type FakeBackend } from '../helpers/fake-backend.js';
 import { postEvent } from '../helpers/events.js';
 import { recordingLogger } from '../helpers/logs.js';
+import { floorTable } from '../helpers/score-tables.js';
 
-/** score = floor(100 * cos) for cos >= 0, -1 below: a table with one boundary per integer. */
-const floorTable: ScoreTable = {
-  format: SCORE_TABLE_FORMAT,
-  dimension: null,
-  backend: 'test: floor(100 cos)',
-  calibrated: false,
-  belowAll: -1,
-  zeroVector: -1,
-  boundaries: Array.from({ length: 101 }, (_, score) => ({ cosine: score / 100, score })),
-};
 
 describe('score table', () => {
   it('binary search gives the score of the last boundary at or below the cosine', () => {

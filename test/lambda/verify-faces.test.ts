@@ -6,24 +6,15 @@ import { createCompareHandler } from '../../lambda/shared/compare.js';
 import { PATHS, VerifyFacesResponseSchema } from '../../lambda/shared/contract.js';
 import type { ImageUrlFetcher } from '../../lambda/shared/image-source.js';
 import { ApiError } from '../../lambda/shared/problem.js';
-import { loadScoreTable, SCORE_TABLE_FORMAT, type ScoreTable } from '../../lambda/shared/score-table.js';
+import { loadScoreTable } from '../../lambda/shared/score-table.js';
 import { ENGINE_SCORE_TABLE_PATH } from '../../local/engine/score.js';
 import { createVerifyFacesHandler, type VerifyFacesDeps } from '../../lambda/shared/verify-faces.js';
 import { startFakeBackend, type FakeBackend } from '../helpers/fake-backend.js';
 import { postEvent } from '../helpers/events.js';
 import { pngWithHeader, sample } from '../helpers/images.js';
 import { recordingLogger } from '../helpers/logs.js';
+import { floorTable } from '../helpers/score-tables.js';
 
-/** score = floor(100 * cos) for cos >= 0, -1 below. */
-const floorTable: ScoreTable = {
-  format: SCORE_TABLE_FORMAT,
-  dimension: null,
-  backend: 'test: floor(100 cos)',
-  calibrated: false,
-  belowAll: -1,
-  zeroVector: -1,
-  boundaries: Array.from({ length: 101 }, (_, score) => ({ cosine: score / 100, score })),
-};
 
 const jpeg1 = sample(1);
 const jpeg2 = sample(2);
