@@ -146,8 +146,14 @@ export class CompareCheck extends Construct {
     const action = new cwActions.SnsAction(props.alarmTopic);
     const metric = (metricName: string, statistic: string, period: Duration) =>
       new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: COMPARE_CHECK_SERVICE }, statistic, period });
-    const alarm = (alarmId: string, options: cloudwatch.AlarmProps) => {
-      const created = new cloudwatch.Alarm(this, alarmId, { treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING, ...options });
+    // Every alarm here fires on one or more events (or a flag at 1) and stays quiet without data.
+    const alarm = (alarmId: string, options: Omit<cloudwatch.AlarmProps, 'threshold' | 'comparisonOperator'>) => {
+      const created = new cloudwatch.Alarm(this, alarmId, {
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        ...options,
+      });
       created.addAlarmAction(action);
       created.addOkAction(action);
       return created;
@@ -155,24 +161,18 @@ export class CompareCheck extends Construct {
     this.driftAlarm = alarm('Drift', {
       metric: metric('CompareTableMismatches', 'Sum', Duration.minutes(5)),
       alarmDescription: 'The compare score table answered differently from the container; compare switched itself to forwarding. Recalibrate (npm run calibrate -- --stage <stage>), deploy the new table, then npm run compare-mode -- --stage <stage> --table.',
-      threshold: 1,
       evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     });
     this.forwardingAlarm = alarm('Forwarding', {
       metric: metric('CompareForwarding', 'Maximum', Duration.minutes(15)),
       alarmDescription: 'Compare is forwarding to the container instead of answering from the score table (after a mismatch, a follow rollout or an operator). npm run compare-mode -- --stage <stage> --status says why.',
-      threshold: 1,
       evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     });
     this.inconclusiveAlarm = alarm('Inconclusive', {
       metric: metric('CompareCheckInconclusive', 'Maximum', Duration.minutes(15)),
       alarmDescription: 'Two compare checks in a row got no answer from the container for some pairs: the table is not being verified.',
-      threshold: 1,
       evaluationPeriods: 2,
       datapointsToAlarm: 2,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     });
   }
 }
