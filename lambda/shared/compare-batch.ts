@@ -13,7 +13,7 @@
  * function's alarms and dashboard widget then cover both routes.
  */
 import type { BackendClient } from './backend-client.js';
-import { checkTableDimension, createCompareHandler, isFiniteNumberArray, tableSimilarity, type CompareDeps } from './compare.js';
+import { checkTableDimension, compareScorer, createCompareHandler, isFiniteNumberArray, tableSimilarity, type CompareDeps } from './compare.js';
 import {
   CompareFaceEmbeddingsBatchRequestSchema,
   CompareFaceEmbeddingsResponseSchema,
@@ -170,9 +170,9 @@ export function createCompareBatchHandler(deps: CompareDeps, options: CompareBat
           deps.logger.info('backend answered', { requestId, operation: PATHS.compareFaceEmbeddingsBatch, candidates: candidates.length, concurrency, backendMs: Date.now() - started });
           return jsonResult(200, { similarities }, requestId);
         };
-        if (deps.mode === 'forward') return forward(deps.backend);
-        if (deps.fallback && (await deps.fallback.forwarding())) return forward(deps.fallback.backend);
-        return jsonResult(200, { similarities: tableSimilarities(deps.table, probe, candidates) }, requestId);
+        const scorer = await compareScorer(deps);
+        if ('backend' in scorer) return forward(scorer.backend);
+        return jsonResult(200, { similarities: tableSimilarities(scorer.table, probe, candidates) }, requestId);
       });
     } finally {
       deadline.dispose();

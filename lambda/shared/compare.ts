@@ -103,6 +103,16 @@ export function createCompareHandler(deps: CompareDeps): (event: ApiEvent) => Pr
     });
 }
 
+/**
+ * Who scores a compare right now: the backend (forward mode, or table mode while the fallback says
+ * so) or the score table. The one decision behind compare-face-embeddings, its batch and verify-faces.
+ */
+export async function compareScorer(deps: CompareDeps): Promise<{ readonly backend: BackendClient } | { readonly table: ScoreTable }> {
+  if (deps.mode === 'forward') return { backend: deps.backend };
+  if (deps.fallback && (await deps.fallback.forwarding())) return { backend: deps.fallback.backend };
+  return { table: deps.table };
+}
+
 /** What {@link compareSimilarity} found: a similarity, or why the table cannot score the pair. */
 export type SimilarityOutcome =
   | { readonly similarity: number }
@@ -130,11 +140,12 @@ export async function compareSimilarity(
       requestId,
       options,
     );
-  if (deps.mode === 'forward') return forward(deps.backend);
-  if (deps.fallback && (await deps.fallback.forwarding())) return forward(deps.fallback.backend);
-  const { dimension } = deps.table;
+  const scorer = await compareScorer(deps);
+  if ('backend' in scorer) return forward(scorer.backend);
+  const { table } = scorer;
+  const { dimension } = table;
   if (dimension !== null && embedding1.length !== dimension) return { refused: 'dimension', dimension };
-  const similarity = scoreEmbeddings(deps.table, embedding1, embedding2);
+  const similarity = scoreEmbeddings(table, embedding1, embedding2);
   if (similarity === 'refuse') return { refused: 'zero-vector' };
   return { similarity };
 }
